@@ -1,0 +1,64 @@
+# gpufleet.nvidia — developer entry points. `make demo` and `make test` install what they need themselves
+# (venv with pinned requirements, Debian's docker.io + debootstrap, a running dockerd, the node image).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+# Scenarios run by `make test` (molecule/demo is the demo, run by `make demo`).
+MOLECULE_SCENARIOS ?= default
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Keep ansible-lint/molecule caches inside the checkout's ignored build dir.
+export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+
+.PHONY: help demo test lint ruff ansible-lint sanity unit molecule bench test-gpu venv host-deps image clean
+
+help:
+	@echo "make demo      simulated GPU fleet in local systemd containers + playbooks/site.yml"
+	@echo "make test      every test layer: lint, sanity, unit, molecule"
+	@echo "make test-gpu  tests marked gpu (needs a real NVIDIA GPU)"
+	@echo "make bench     benchmarks under bench/"
+
+venv:
+	@hack/venv.sh
+
+host-deps:
+	@hack/host-deps.sh
+
+image: host-deps venv
+	@molecule/image/build.sh >/dev/null
+
+demo: host-deps venv
+	@hack/demo.sh
+
+test: lint sanity unit molecule
+	@echo "make test: all layers passed"
+
+lint: ruff ansible-lint
+
+ruff: venv
+	ruff check .
+	ruff format --check plugins tests bench files 2>/dev/null || ruff format --diff plugins tests bench files
+
+ansible-lint: venv
+	ansible-lint --offline
+
+sanity: venv
+	hack/sanity.sh
+
+unit: venv host-deps
+	python -m pytest -m "not gpu"
+
+molecule: host-deps venv
+	for s in $(MOLECULE_SCENARIOS); do hack/molecule.sh test -s "$$s"; done
+
+test-gpu: venv
+	python -m pytest -m gpu -p no:cacheprovider tests
+
+bench: venv
+	@for b in bench/*/run.sh; do [[ -e "$$b" ]] || continue; echo "== $$b"; bash "$$b"; done
+
+clean:
+	-hack/molecule.sh destroy --all
+	rm -rf .build .pytest_cache .ruff_cache tests/output
