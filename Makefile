@@ -39,7 +39,7 @@ lint: ruff ansible-lint
 
 ruff: venv
 	ruff check .
-	ruff format --check plugins tests bench files 2>/dev/null || ruff format --diff plugins tests bench files
+	ruff format --check .
 
 ansible-lint: venv
 	ansible-lint --offline

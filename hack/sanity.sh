@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
 # ansible-test sanity needs the collection at a real path ending in ansible_collections/<ns>/<name> (a symlink does
-# not do: it resolves the working directory). Copy the files git would ship there and run it.
+# not do: it resolves the working directory), outside any hidden directory (it skips everything under one).
+# Copy the files git would ship there and run it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
-dest=.build/sanity/ansible_collections/gpufleet/nvidia
-rm -rf .build/sanity
+root=${GPUFLEET_SANITY_ROOT:-/var/tmp/gpufleet-sanity}
+dest=$root/ansible_collections/gpufleet/nvidia
+rm -rf "$root"
 mkdir -p "$dest"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
   [[ -e "$f" ]] && printf '%s\0' "$f"
 done | tar --null -T - -cf - | tar -C "$dest" -xf -
+
+# --venv gives each sanity test ansible-test's own pinned tool versions from PyPI. Its pip bootstrap script lives
+# on a host we cannot reach; provide our own (see the script's docstring) under the cache name it looks for.
+pip_version=$("$repo/.venv/bin/python" - <<'PY'
+# ansible-test pins pip in its virtualenv package list; read it from the installed ansible-test.
+from ansible_test._internal.python_requirements import get_venv_packages
+from ansible_test._internal.host_configs import NativePythonConfig
+cfg = NativePythonConfig(version="3.11", path="/usr/bin/python3")
+print(get_venv_packages(cfg)["pip"])
+PY
+)
+mkdir -p "$HOME/.ansible/test/cache"
+cp hack/ansible_test_pip_bootstrap.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+
 cd "$dest"
-# --venv: each sanity test gets ansible-test's own pinned tool versions from PyPI (no container registry here).
-exec "$repo/.venv/bin/ansible-test" sanity --venv --python "${SANITY_PYTHON:-3.11}" --color no "$@"
+"$repo/.venv/bin/ansible-test" sanity --venv --python "${SANITY_PYTHON:-3.11}" --color no "$@"

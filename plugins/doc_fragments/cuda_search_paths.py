@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, division, print_function  # noqa: UP010 - Ansible plugin header
 
-__metaclass__ = type
+__metaclass__ = type  # noqa: UP001 - Ansible plugin header
 
 
 class ModuleDocFragment:
@@ -16,9 +16,9 @@ options:
     description:
       - Directories, or shell-style globs of directories, that may hold a CUDA toolkit.
       - Entries may start with an environment variable of the remote host (V($CUDA_HOME), V($CUDA_PATH)); an entry
-        whose variable is unset is skipped. Every other entry must be an absolute path.
+        whose variable is unset is skipped. V(~) is expanded. Every other entry must be an absolute path.
       - When not set, V($CUDA_HOME), V($CUDA_PATH), V(/usr/local/cuda), V(/usr/local/cuda-*), V(/opt/cuda) and
         V(/usr/lib/cuda) are searched, and the toolkit of the C(nvcc) found on E(PATH) is added.
     type: list
-    elements: str
+    elements: path
 """

@@ -240,8 +240,13 @@ def parse_cdi_yaml_lines(text):
         if stripped.startswith("-") and item_col in (None, col):
             item_col = col
             rest = stripped[1:].lstrip()
+            if not rest:  # a bare "-": the item's keys start on the next line
+                key_col = None
+                continue
             key_col = col + len(stripped) - len(rest)
             stripped, col = rest, key_col
+        elif key_col is None and item_col is not None and col > item_col:
+            key_col = col
         match = _YAML_KEY_RE.match(stripped)
         if match and not match.group(1) and col == key_col and match.group(2) == "name":
             names.append(_yaml_scalar(match.group(3)))

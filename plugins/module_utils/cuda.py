@@ -162,7 +162,7 @@ def is_wsl(proc_version_text):
 def validate_search_paths(paths):
     """Return a list of error strings for cuda_search_paths entries the module must reject (empty when fine).
 
-    Entries must be absolute paths or globs, or start with a ``$VAR`` / ``${VAR}`` reference.
+    Entries must be absolute paths or globs, or start with ``~`` or a ``$VAR`` / ``${VAR}`` reference.
     """
     errors = []
     if not isinstance(paths, (list, tuple)):
@@ -170,17 +170,21 @@ def validate_search_paths(paths):
     for entry in paths:
         if not isinstance(entry, str) or not entry.strip():
             errors.append(f"cuda_search_paths entry {entry!r} is not a non-empty string")
-        elif not (entry.startswith("/") or _ENV_VAR_RE.match(entry)):
+        elif not (entry.startswith(("/", "~")) or _ENV_VAR_RE.match(entry)):
             errors.append(
                 f"cuda_search_paths entry {entry!r} is relative; "
-                "use an absolute path (globs allowed) or a $VAR reference"
+                "use an absolute path (globs allowed), ~ or a $VAR reference"
             )
     return errors
 
 
 def expand_search_path(entry, environ):
-    """Expand $VAR references from environ; return None when a variable is unset/empty or the result is relative."""
+    """Expand ``~`` and $VAR references from environ; None when a variable is unset/empty or the result is relative."""
     missing = []
+    if entry == "~" or entry.startswith("~/"):
+        entry = "$HOME" + entry[1:]
+    elif entry.startswith("~"):
+        entry = os.path.expanduser(entry)  # ~user: from the password database
 
     def _substitute(match):
         name = match.group(1) or match.group(2)

@@ -9,9 +9,9 @@ use it, so both sources (NVML and ``nvidia-smi --query-gpu``) produce device dic
 A value a GPU does not support is ``None``; reading a GPU never raises.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, division, print_function  # noqa: UP010 - Ansible module_utils header
 
-__metaclass__ = type
+__metaclass__ = type  # noqa: UP001 - Ansible module_utils header
 
 import csv
 import re
@@ -109,13 +109,13 @@ def decode_clock_event_reasons(mask):
     """
     if mask is None:
         return None
-    mask = int(mask)
+    mask = int(mask) & 0xFFFFFFFFFFFFFFFF  # an unsigned long long in NVML; also keeps the loop below finite
     names = [name for bit, name in CLOCK_EVENT_REASONS if mask & bit]
     unknown = mask & ~_KNOWN_REASON_BITS
     bit = 1
     while unknown:
         if unknown & bit:
-            names.append("unknown_0x%x" % bit)
+            names.append(f"unknown_0x{bit:x}")
             unknown &= ~bit
         bit <<= 1
     return names
@@ -128,7 +128,7 @@ def format_cuda_version(value):
     value = int(value)
     if value <= 0:
         return None
-    return "%d.%d" % (value // 1000, (value % 1000) // 10)
+    return f"{value // 1000}.{(value % 1000) // 10}"
 
 
 def empty_device(index):
@@ -165,7 +165,7 @@ def _pcie_degradation(pcie, reasons):
     def _show(value):
         return "?" if value is None else str(value)
 
-    return "gen%s x%s of gen%s x%s" % (_show(gen), _show(width), _show(max_gen), _show(max_width))
+    return f"gen{_show(gen)} x{_show(width)} of gen{_show(max_gen)} x{_show(max_width)}"
 
 
 def assess_health(device):
@@ -175,10 +175,9 @@ def assess_health(device):
     volatile_unc = (ecc.get("volatile") or {}).get("uncorrected")
     aggregate_unc = (ecc.get("aggregate") or {}).get("uncorrected")
     if (volatile_unc or 0) > 0 or (aggregate_unc or 0) > 0:
-        reasons.append(
-            "uncorrectable_ecc_errors (volatile %s, aggregate %s)"
-            % ("n/a" if volatile_unc is None else volatile_unc, "n/a" if aggregate_unc is None else aggregate_unc)
-        )
+        volatile_text = "n/a" if volatile_unc is None else volatile_unc
+        aggregate_text = "n/a" if aggregate_unc is None else aggregate_unc
+        reasons.append(f"uncorrectable_ecc_errors (volatile {volatile_text}, aggregate {aggregate_text})")
     row_remap = device.get("row_remap") or {}
     if row_remap.get("pending"):
         reasons.append("row_remap_pending")
@@ -190,10 +189,10 @@ def assess_health(device):
     clock_reasons = device.get("clock_event_reasons")
     for name in UNHEALTHY_CLOCK_EVENT_REASONS:
         if clock_reasons and name in clock_reasons:
-            reasons.append("%s active" % name)
+            reasons.append(f"{name} active")
     degraded = _pcie_degradation(device.get("pcie"), clock_reasons)
     if degraded:
-        reasons.append("pcie_link_degraded (%s)" % degraded)
+        reasons.append(f"pcie_link_degraded ({degraded})")
     return reasons or "ok"
 
 
@@ -238,7 +237,7 @@ class NvmlSession:
         try:
             self._nvml.nvmlInit()
         except Exception as exc:  # NVMLError, or OSError/AttributeError from a broken library
-            raise NvmlUnavailableError("NVML: %s" % (_text(str(exc)) or type(exc).__name__))
+            raise NvmlUnavailableError(f"NVML: {_text(str(exc)) or type(exc).__name__}") from exc
         self._active = True
         return self
 
@@ -267,7 +266,7 @@ class NvmlSession:
         """Like _call, but returns (value, error text) so the caller can say why something is missing."""
         function = getattr(self._nvml, function_name, None)
         if function is None:
-            return None, "%s is not available in these pynvml bindings" % function_name
+            return None, f"{function_name} is not available in these pynvml bindings"
         try:
             return function(*args), None
         except Exception as exc:
@@ -276,7 +275,7 @@ class NvmlSession:
     def device_count(self):
         count, error = self._error_text("nvmlDeviceGetCount")
         if count is None:
-            raise NvmlUnavailableError("NVML: cannot count devices: %s" % error)
+            raise NvmlUnavailableError(f"NVML: cannot count devices: {error}")
         return int(count)
 
     def system_info(self):
@@ -346,7 +345,7 @@ class NvmlSession:
         device = empty_device(index)
         handle, error = self._handle(index)
         if handle is None:
-            device["health"] = ["nvml_error (%s)" % error]
+            device["health"] = [f"nvml_error ({error})"]
             return device
 
         device["uuid"] = _text(self._call("nvmlDeviceGetUUID", handle))
@@ -357,7 +356,7 @@ class NvmlSession:
         device["memory_total_mib"], device["memory_used_mib"] = self._memory(handle)
         capability = self._call("nvmlDeviceGetCudaComputeCapability", handle)
         if capability is not None:
-            device["compute_capability"] = "%d.%d" % (capability[0], capability[1])
+            device["compute_capability"] = f"{capability[0]}.{capability[1]}"
         device["temperature_c"] = self._call("nvmlDeviceGetTemperature", handle, _TEMPERATURE_GPU)
         device["power_draw_w"] = _watts(self._call("nvmlDeviceGetPowerUsage", handle))
         limit = self._call("nvmlDeviceGetEnforcedPowerLimit", handle)
@@ -585,7 +584,7 @@ def _smi_failure(result):
     if result.rc == RC_TIMEOUT:
         return "nvidia-smi: timed out"
     text = (result.stdout.strip() or result.stderr.strip()).splitlines()
-    return "nvidia-smi: %s" % (text[0].strip() if text else "exited with rc %d" % result.rc)
+    return "nvidia-smi: " + (text[0].strip() if text else f"exited with rc {result.rc}")
 
 
 def parse_nvidia_smi_version(text):
@@ -624,7 +623,7 @@ def collect_via_nvidia_smi(runner=run_command, timeout=30):
     result = None
     # Each pass either succeeds or removes one field this driver rejects (under its alias first), so it ends.
     for _attempt in range(len(fields) + len(NVIDIA_SMI_FIELD_ALIASES) + 1):
-        argv = ["nvidia-smi", "--query-gpu=%s" % ",".join(fields), "--format=csv,noheader,nounits"]
+        argv = ["nvidia-smi", "--query-gpu=" + ",".join(fields), "--format=csv,noheader,nounits"]
         result = runner(argv, timeout=timeout)
         if result.rc == 0:
             break

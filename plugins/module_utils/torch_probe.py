@@ -16,14 +16,16 @@ import json
 import os
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import RC_NOT_FOUND, RC_TIMEOUT, run_command
 
 DEFAULT_TORCH_TIMEOUT = 60
+_MAX_PARALLEL_PROBES = 4
 
-# Runs inside the probed interpreter (any Python 3; no f-strings so old venvs still answer). It prints one JSON line
-# per stage so that a crash inside `import torch` or a CUDA call still leaves the last completed stage to report;
-# the caller reads the last JSON line of stdout, because torch and bitsandbytes may print banners there themselves.
+# Runs inside the probed interpreter (any Python, even 2.7: no f-strings, so old venvs still answer). It prints one
+# JSON line per stage so that a crash inside `import torch` or a CUDA call still leaves the last completed stage to
+# report; the caller reads the last JSON line of stdout, because torch and bitsandbytes may print banners there too.
 PROBE_SCRIPT = r"""
 import json, os, sys, platform
 # Never pick up a stray torch.py from the working directory.
@@ -41,6 +43,14 @@ def err(exc):
 def installed(name):
     try:
         import importlib.util
+    except ImportError:  # Python 2
+        import imp
+        try:
+            imp.find_module(name)
+            return True
+        except ImportError:
+            return False
+    try:
         return importlib.util.find_spec(name) is not None
     except Exception:
         return True
@@ -170,7 +180,8 @@ def build_entry(python, result, timeout):
         where = f" during '{stage}'" if stage and stage != "done" else ""
         entry["error"] = f"probe timed out after {timeout}s{where}"
     elif report is None:
-        entry["error"] = f"probe printed no JSON (rc {result.rc}): {_tail(result.stderr or result.stdout) or 'no output'}"
+        output = _tail(result.stderr or result.stdout) or "no output"
+        entry["error"] = f"probe printed no JSON (rc {result.rc}): {output}"
     elif result.rc != 0 or stage != "done":
         how = f"was killed by signal {-result.rc}" if result.rc < 0 else f"exited with rc {result.rc}"
         detail = _tail(result.stderr)
@@ -179,12 +190,19 @@ def build_entry(python, result, timeout):
 
 
 def probe_torch_interpreters(pythons, timeout=DEFAULT_TORCH_TIMEOUT, runner=run_command):
-    """Probe each interpreter in its own subprocess; return one entry per interpreter, in order. Never raises."""
-    entries = []
-    for python in pythons:
-        result = runner([python, "-c", PROBE_SCRIPT], timeout=timeout)
-        entries.append(build_entry(python, result, timeout))
-    return entries
+    """Probe each interpreter in its own subprocess; return one entry per interpreter, in order. Never raises.
+
+    Probes run concurrently (importing torch takes seconds per interpreter); each has its own timeout.
+    """
+    pythons = list(pythons)
+    if not pythons:
+        return []
+
+    def probe(python):
+        return build_entry(python, runner([python, "-c", PROBE_SCRIPT], timeout=timeout), timeout)
+
+    with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL_PROBES, len(pythons))) as pool:
+        return list(pool.map(probe, pythons))
 
 
 def _venv_root(python):

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, division, print_function  # noqa: UP010 - Ansible module header
 
-__metaclass__ = type
+__metaclass__ = type  # noqa: UP001 - Ansible module header
 
 DOCUMENTATION = r"""
 ---
@@ -27,9 +27,9 @@ description:
 author:
   - gpufleet contributors
 requirements:
-  - Python 3.8 or newer on the managed host.
-  - Optional, recommended, on the managed host for the Python that runs the module, C(nvidia-ml-py) (imported as
-    C(pynvml)). Without it C(nvidia-smi) is used and RV(ansible_facts.gpu.source) is V(nvidia-smi).
+  - Python 3.8 or newer on the managed host
+  - nvidia-ml-py (imported as C(pynvml)) for the Python that runs the module, recommended; without it C(nvidia-smi)
+    is used and RV(ansible_facts.gpu.source) is V(nvidia-smi)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts
@@ -118,7 +118,9 @@ EXAMPLES = r"""
 
 - name: Warn when the CUDA toolkit is installed but nvcc is not on PATH
   ansible.builtin.debug:
-    msg: "CUDA {{ ansible_facts['gpu']['cuda']['toolkits'] | map(attribute='version') | join(', ') }} installed, nvcc not on PATH"
+    msg: >-
+      CUDA {{ ansible_facts['gpu']['cuda']['toolkits'] | map(attribute='version') | join(', ') }}
+      is installed but nvcc is not on PATH
   when:
     - ansible_facts['gpu']['cuda']['toolkits'] | length > 0
     - not ansible_facts['gpu']['cuda']['nvcc_on_path']
@@ -189,7 +191,8 @@ ansible_facts:
             - Why no GPU could be read, one reason per source tried, or V(null).
           returned: when nvml is gathered
           type: str
-          sample: "NVML: Driver Not Loaded; nvidia-smi: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."
+          sample: "NVML: Driver Not Loaded; nvidia-smi: NVIDIA-SMI has failed because it couldn't communicate with
+            the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."
         devices:
           description: One entry per GPU, in NVML index order. A value the GPU does not report is V(null).
           returned: when nvml is gathered
@@ -411,17 +414,375 @@ ansible_facts:
               type: raw
               returned: always
               sample: [hw_thermal_slowdown active, "pcie_link_degraded (gen3 x8 of gen4 x16)"]
-__CUDA_CONTAINER_TORCH_RETURN__
+        cuda:
+          description: CUDA toolkits found on the host.
+          returned: when cuda is gathered
+          type: dict
+          contains:
+            toolkits:
+              description: One entry per toolkit (by real path), in ascending version order; unreadable versions last.
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                path:
+                  description: Real path of the toolkit root.
+                  type: str
+                  returned: always
+                  sample: /usr/local/cuda-12.4
+                aliases:
+                  description: Other searched paths (symlinks) that lead to this toolkit.
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: [/usr/local/cuda]
+                version:
+                  description: Full toolkit version, from C(version.json), C(version.txt) or C(nvcc --version).
+                  type: str
+                  returned: always
+                  sample: "12.4.131"
+                version_short:
+                  description: The C(major.minor) part of RV(ansible_facts.gpu.cuda.toolkits[].version).
+                  type: str
+                  returned: always
+                  sample: "12.4"
+                version_source:
+                  description: Where the version was read.
+                  type: str
+                  returned: always
+                  choices: [version.json, version.txt, nvcc]
+                  sample: version.json
+                nvcc:
+                  description: Path of the toolkit's C(nvcc), or V(null) when it has none.
+                  type: str
+                  returned: always
+                  sample: /usr/local/cuda-12.4/bin/nvcc
+                libcudart:
+                  description: Path of the toolkit's C(libcudart) shared library, or V(null).
+                  type: str
+                  returned: always
+                  sample: /usr/local/cuda-12.4/lib64/libcudart.so
+                lib_dirs:
+                  description: Library directories of the toolkit.
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: [/usr/local/cuda-12.4/lib64, /usr/local/cuda-12.4/targets/x86_64-linux/lib]
+                bin_dir:
+                  description: The toolkit's C(bin) directory, or V(null).
+                  type: str
+                  returned: always
+                  sample: /usr/local/cuda-12.4/bin
+                error:
+                  description: Why the version could not be read, or V(null).
+                  type: str
+                  returned: always
+                  sample: null
+            default:
+              description:
+                - Real path of the toolkit users get by default, the one C(/usr/local/cuda) points to, else the one of
+                  the C(nvcc) on E(PATH); V(null) when neither leads to a toolkit.
+              returned: always
+              type: str
+              sample: /usr/local/cuda-12.4
+            nvcc_on_path:
+              description:
+                - Whether C(nvcc) is found on the module's E(PATH) (installed but not on E(PATH) is a common trap).
+              returned: always
+              type: bool
+              sample: false
+            nvcc_path_resolved:
+              description: The C(nvcc) found on E(PATH), or V(null).
+              returned: always
+              type: str
+              sample: /usr/local/cuda/bin/nvcc
+            libcudart_resolvable:
+              description:
+                - Whether the dynamic linker cache (C(ldconfig -p)) finds C(libcudart) without E(LD_LIBRARY_PATH).
+              returned: always
+              type: bool
+              sample: true
+            wsl:
+              description: Whether the host is Windows Subsystem for Linux.
+              returned: always
+              type: bool
+              sample: false
+            wsl_lib_dir:
+              description: The WSL driver library directory (V(/usr/lib/wsl/lib)) when it exists, else V(null).
+              returned: always
+              type: str
+              sample: null
+        container:
+          description: How containers on the host get GPUs.
+          returned: when container is gathered
+          type: dict
+          contains:
+            docker:
+              description: The Docker CLI and daemon.
+              returned: always
+              type: dict
+              contains:
+                installed:
+                  description: Whether C(docker) is on E(PATH).
+                  type: bool
+                  returned: always
+                  sample: true
+                path:
+                  description: Path of C(docker), or V(null).
+                  type: str
+                  returned: always
+                  sample: /usr/bin/docker
+                version:
+                  description: Server version, or the client version when the daemon does not answer.
+                  type: str
+                  returned: always
+                  sample: "28.2.2"
+                daemon_running:
+                  description: Whether the daemon answered C(docker info).
+                  type: bool
+                  returned: always
+                  sample: true
+                runtimes:
+                  description: Runtimes the daemon knows.
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: [io.containerd.runc.v2, nvidia, runc]
+                default_runtime:
+                  description: The daemon's default runtime, or V(null).
+                  type: str
+                  returned: always
+                  sample: runc
+                cdi_enabled:
+                  description: Whether the daemon resolves CDI devices (from C(docker info), else from C(daemon.json)).
+                  type: bool
+                  returned: always
+                  sample: true
+                error:
+                  description: Why the daemon could not be asked, or V(null).
+                  type: str
+                  returned: always
+                  sample: null
+            daemon_json:
+              description: The Docker daemon configuration file.
+              returned: always
+              type: dict
+              contains:
+                path:
+                  description: Path read.
+                  type: str
+                  returned: always
+                  sample: /etc/docker/daemon.json
+                exists:
+                  description: Whether the file exists.
+                  type: bool
+                  returned: always
+                  sample: true
+                valid:
+                  description: Whether it exists and parses to a JSON object.
+                  type: bool
+                  returned: always
+                  sample: true
+                error:
+                  description: Why it could not be read or parsed, or V(null).
+                  type: str
+                  returned: always
+                  sample: null
+                runtimes:
+                  description: Runtime names configured in it.
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: [nvidia]
+                default_runtime:
+                  description: Its C(default-runtime), or V(null).
+                  type: str
+                  returned: always
+                  sample: null
+                features:
+                  description: Its C(features) object.
+                  type: dict
+                  returned: always
+                  sample: {cdi: true}
+            nvidia_ctk:
+              description: The NVIDIA Container Toolkit CLI.
+              returned: always
+              type: dict
+              contains:
+                path:
+                  description: Path of C(nvidia-ctk), or V(null).
+                  type: str
+                  returned: always
+                  sample: /usr/bin/nvidia-ctk
+                version:
+                  description: Its version, or V(null).
+                  type: str
+                  returned: always
+                  sample: "1.17.8"
+            nvidia_container_runtime:
+              description: The NVIDIA container runtime.
+              returned: always
+              type: dict
+              contains:
+                path:
+                  description: Path of C(nvidia-container-runtime), or V(null).
+                  type: str
+                  returned: always
+                  sample: /usr/bin/nvidia-container-runtime
+            cdi:
+              description: CDI specifications in C(/etc/cdi) and C(/var/run/cdi).
+              returned: always
+              type: dict
+              contains:
+                spec_files:
+                  description: Spec files found.
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: [/etc/cdi/nvidia.yaml]
+                devices:
+                  description: Fully qualified device names the specs declare.
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: [nvidia.com/gpu=0, nvidia.com/gpu=all]
+                errors:
+                  description: Problems with spec files (unreadable, invalid, duplicate devices).
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: []
+        torch:
+          description: One entry per probed Python interpreter, in the order given.
+          returned: when torch is gathered
+          type: list
+          elements: dict
+          contains:
+            python:
+              description: The interpreter probed.
+              type: str
+              returned: always
+              sample: /opt/venvs/train/bin/python
+            python_version:
+              description: Its Python version, or V(null) when it did not answer.
+              type: str
+              returned: always
+              sample: "3.11.2"
+            torch_installed:
+              description: Whether PyTorch is installed for it.
+              type: bool
+              returned: always
+              sample: true
+            torch_version:
+              description: PyTorch version, or V(null).
+              type: str
+              returned: always
+              sample: 2.5.1+cu124
+            cuda_available:
+              description: What C(torch.cuda.is_available()) returned, or V(null) when it could not be asked.
+              type: bool
+              returned: always
+              sample: true
+            cuda_version:
+              description: CUDA version PyTorch was built with (V(null) for CPU builds).
+              type: str
+              returned: always
+              sample: "12.4"
+            cudnn_version:
+              description: cuDNN version as PyTorch reports it.
+              type: int
+              returned: always
+              sample: 90100
+            device_count:
+              description: Number of GPUs PyTorch sees.
+              type: int
+              returned: always
+              sample: 1
+            devices:
+              description: GPUs as PyTorch sees them.
+              type: list
+              elements: dict
+              returned: always
+              contains:
+                index:
+                  description: CUDA device index.
+                  type: int
+                  returned: always
+                  sample: 0
+                name:
+                  description: Device name.
+                  type: str
+                  returned: always
+                  sample: NVIDIA H100 80GB HBM3
+                capability:
+                  description: Compute capability, C(major.minor).
+                  type: str
+                  returned: always
+                  sample: "9.0"
+                memory_total_mib:
+                  description: Total memory in MiB.
+                  type: int
+                  returned: always
+                  sample: 81559
+            arch_list:
+              description: GPU architectures the PyTorch build contains kernels for.
+              type: list
+              elements: str
+              returned: always
+              sample: [sm_80, sm_90]
+            bitsandbytes:
+              description: The bitsandbytes package of the interpreter.
+              type: dict
+              returned: always
+              contains:
+                version:
+                  description: Its version, or V(null) when it is missing or does not import.
+                  type: str
+                  returned: always
+                  sample: 0.45.0
+                error:
+                  description: Why its import failed, or V(null).
+                  type: str
+                  returned: always
+                  sample: null
+            smoke:
+              description: A small C(a + b) computed on the GPU and compared with the CPU result.
+              type: dict
+              returned: always
+              contains:
+                ok:
+                  description: Whether the results match; V(null) when it did not run (no CUDA).
+                  type: bool
+                  returned: always
+                  sample: true
+                device:
+                  description: The device it ran on.
+                  type: str
+                  returned: always
+                  sample: cuda:0
+                error:
+                  description: Why it failed, or V(null).
+                  type: str
+                  returned: always
+                  sample: null
+            error:
+              description: Why the probe failed (missing interpreter, timeout, crash, failed import), or V(null).
+              type: str
+              returned: always
+              sample: null
 """
 
-import sys
+import sys  # noqa: E402 - Ansible modules put their documentation first
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.container import inspect_container_runtime
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import discover_cuda, validate_search_paths
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import collect_gpu_facts
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.torch_probe import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.container import inspect_container_runtime  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import (  # noqa: E402
+    discover_cuda,
+    validate_search_paths,
+)
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import collect_gpu_facts  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.torch_probe import (  # noqa: E402
     default_torch_pythons,
     probe_torch_interpreters,
 )
@@ -432,12 +793,12 @@ SUBSETS = ("nvml", "cuda", "container", "torch")
 def resolve_gather_subset(requested):
     """Return (subsets to gather as a set, list of errors) for a gather_subset list, with setup's semantics.
 
-    Names add a subset, ``!name`` removes it, ``all`` / ``!all`` add / remove every subset; when only exclusions
-    are given they apply to ``all``.
+    Names add a subset, ``!name`` removes it, ``all`` adds every subset, ``!all`` removes every subset not named
+    individually; when only exclusions are given they apply to ``all``.
     """
     errors = []
-    include, exclude = set(), set()
-    exclude_all = False
+    named, exclude = set(), set()
+    include_all = exclude_all = False
     for item in requested or []:
         name = str(item).strip()
         negated = name.startswith("!")
@@ -445,21 +806,24 @@ def resolve_gather_subset(requested):
             name = name[1:].strip()
         if name != "all" and name not in SUBSETS:
             errors.append(
-                "gather_subset: unknown subset %r; choose from all, %s, optionally prefixed with '!'"
-                % (str(item), ", ".join(SUBSETS))
+                f"gather_subset: unknown subset {str(item)!r}; "
+                f"choose from all, {', '.join(SUBSETS)}, optionally prefixed with '!'"
             )
             continue
-        if negated and name == "all":
-            exclude_all = True
+        if name == "all":
+            exclude_all = exclude_all or negated
+            include_all = include_all or not negated
         elif negated:
             exclude.add(name)
-        elif name == "all":
-            include.update(SUBSETS)
         else:
-            include.add(name)
-    if not include and not exclude_all:
-        include.update(SUBSETS)
-    return include - exclude, errors
+            named.add(name)
+    if exclude_all:
+        chosen = named
+    elif include_all or not named:
+        chosen = set(SUBSETS)
+    else:
+        chosen = named
+    return chosen - exclude, errors
 
 
 def validate_options(params):
@@ -469,9 +833,9 @@ def validate_options(params):
         errors.extend(validate_search_paths(params["cuda_search_paths"]))
     for python in params["torch_python"] or []:
         if not python.startswith("/"):
-            errors.append("torch_python: %r is not an absolute path" % python)
+            errors.append(f"torch_python: {python!r} is not an absolute path")
     if params["torch_timeout"] <= 0:
-        errors.append("torch_timeout: must be a positive number of seconds, got %d" % params["torch_timeout"])
+        errors.append(f"torch_timeout: must be a positive number of seconds, got {params['torch_timeout']}")
     return errors
 
 
@@ -514,8 +878,7 @@ def main():
 
     if module.params["fail_on_missing_gpu"] and not gpu.get("present"):
         module.fail_json(
-            msg="No NVIDIA GPU found (fail_on_missing_gpu is set): %s"
-            % (gpu.get("error") or "no device reported"),
+            msg="No NVIDIA GPU found (fail_on_missing_gpu is set): " + (gpu.get("error") or "no device reported"),
             ansible_facts={"gpu": gpu},
         )
     module.exit_json(changed=False, ansible_facts={"gpu": gpu})

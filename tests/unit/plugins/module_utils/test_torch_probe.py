@@ -1,0 +1,420 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 gpufleet contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import json
+import os
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import torch_probe
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult, run_command
+
+REAL_PYTHON = "/tmp/venv-probe/bin/python"
+
+
+def fake_interpreter(tmp_path, name, body):
+    """An executable that ignores `-c SCRIPT` and does what body (sh) says."""
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+GOOD_REPORT = {
+    "python_version": "3.12.3",
+    "torch_installed": True,
+    "torch_version": "2.13.0+cu128",
+    "cuda_available": True,
+    "cuda_version": "12.8",
+    "cudnn_version": 91002,
+    "device_count": 1,
+    "devices": [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "capability": "9.0", "memory_total_mib": 81559}],
+    "arch_list": ["sm_80", "sm_90"],
+    "bitsandbytes": {"version": "0.45.5", "error": None},
+    "smoke": {"ok": True, "device": "cuda:0", "error": None},
+    "error": None,
+    "stage": "done",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# build_entry (pure)
+
+
+@pytest.mark.parametrize(
+    "result, error_fragment",
+    [
+        pytest.param(CommandResult(0, json.dumps(GOOD_REPORT) + "\n", ""), None, id="ok"),
+        pytest.param(
+            CommandResult(0, "bitsandbytes banner\n" + json.dumps(GOOD_REPORT) + "\n===\n", ""), None, id="noise"
+        ),
+        pytest.param(CommandResult(127, "", "cannot execute"), "interpreter not found or not executable", id="missing"),
+        pytest.param(CommandResult(124, "", "timed out"), "probe timed out after 5s", id="timeout"),
+        pytest.param(
+            CommandResult(124, json.dumps(dict(GOOD_REPORT, stage="smoke")), ""),
+            "probe timed out after 5s during 'smoke'",
+            id="timeout-with-stage",
+        ),
+        pytest.param(
+            CommandResult(-11, json.dumps(dict(GOOD_REPORT, stage="import torch")), ""),
+            "probe was killed by signal 11 during 'import torch'",
+            id="segfault",
+        ),
+        pytest.param(
+            CommandResult(1, json.dumps(dict(GOOD_REPORT, stage="torch.cuda")), "Traceback\nMemoryError\n"),
+            "probe exited with rc 1 during 'torch.cuda': Traceback | MemoryError",
+            id="crash",
+        ),
+        pytest.param(
+            CommandResult(0, "hello\n[1, 2]\n", ""), "probe printed no JSON (rc 0): hello | [1, 2]", id="junk"
+        ),
+        pytest.param(CommandResult(2, "", ""), "probe printed no JSON (rc 2): no output", id="silent"),
+    ],
+)
+def test_build_entry(result, error_fragment):
+    entry = torch_probe.build_entry("/usr/bin/python3", result, 5)
+    assert entry["python"] == "/usr/bin/python3"
+    assert set(entry) == set(torch_probe.empty_entry("x"))
+    if error_fragment is None:
+        assert entry["error"] is None
+        assert entry["torch_version"] == "2.13.0+cu128"
+        assert entry["devices"][0]["capability"] == "9.0"
+        assert entry["smoke"] == {"ok": True, "device": "cuda:0", "error": None}
+    else:
+        assert error_fragment in entry["error"]
+
+
+def test_build_entry_ignores_unknown_keys():
+    report = dict(GOOD_REPORT, surprise="x", python="/evil")
+    entry = torch_probe.build_entry("/usr/bin/python3", CommandResult(0, json.dumps(report), ""), 5)
+    assert "surprise" not in entry
+    assert entry["python"] == "/usr/bin/python3"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"a": 1}\n{"a": 2}\n', {"a": 2}),
+        ('{"a": 1}\n{"a": \n', {"a": 1}),
+        ("[1]\n", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_last_json_object(text, expected):
+    assert torch_probe.last_json_object(text) == expected
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# fake interpreters, run for real
+
+
+def test_probe_fake_interpreters(tmp_path):
+    good = fake_interpreter(tmp_path, "good", f"echo 'some banner'\necho '{json.dumps(GOOD_REPORT)}'\n")
+    hanging = fake_interpreter(tmp_path, "hanging", "exec sleep 30\n")
+    crashing = fake_interpreter(tmp_path, "crashing", "echo 'Fatal Python error: Segmentation fault' >&2\nexit 139\n")
+    junk = fake_interpreter(tmp_path, "junk", "echo 'not json at all'\n")
+    not_executable = tmp_path / "not-executable"
+    not_executable.write_text("#!/bin/sh\n")
+    missing = str(tmp_path / "missing" / "python3")
+
+    started = time.monotonic()
+    entries = torch_probe.probe_torch_interpreters(
+        [good, hanging, crashing, junk, str(not_executable), missing], timeout=1
+    )
+    elapsed = time.monotonic() - started
+
+    assert [entry["python"] for entry in entries] == [good, hanging, crashing, junk, str(not_executable), missing]
+    by_name = {os.path.basename(entry["python"]): entry for entry in entries}
+    assert by_name["good"]["error"] is None
+    assert by_name["good"]["cuda_available"] is True
+    assert by_name["good"]["bitsandbytes"] == {"version": "0.45.5", "error": None}
+    assert by_name["hanging"]["error"] == "probe timed out after 1s"
+    assert by_name["crashing"]["error"] == ("probe printed no JSON (rc 139): Fatal Python error: Segmentation fault")
+    assert by_name["junk"]["error"].startswith("probe printed no JSON (rc 0): not json at all")
+    assert by_name["not-executable"]["error"].startswith("interpreter not found or not executable")
+    assert by_name["python3"]["error"].startswith("interpreter not found or not executable")
+    assert all(entry["torch_version"] is None for name, entry in by_name.items() if name != "good")
+    assert elapsed < 10
+
+
+def test_probe_passes_script_with_timeout():
+    calls = []
+
+    def runner(argv, timeout=30, env=None, stdin_data=None):
+        calls.append((argv, timeout))
+        return CommandResult(0, json.dumps(GOOD_REPORT), "")
+
+    torch_probe.probe_torch_interpreters(["/a/python", "/b/python"], timeout=7, runner=runner)
+    assert sorted(calls) == [
+        (["/a/python", "-c", torch_probe.PROBE_SCRIPT], 7),
+        (["/b/python", "-c", torch_probe.PROBE_SCRIPT], 7),
+    ]
+    assert torch_probe.probe_torch_interpreters([], runner=runner) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the real probe script against a real interpreter, with stand-in torch / bitsandbytes packages
+
+
+def _require_real_python():
+    if not os.access(REAL_PYTHON, os.X_OK):
+        pytest.skip(f"{REAL_PYTHON} is not available")
+
+
+def test_real_interpreter_without_torch():
+    _require_real_python()
+    before = set(sys.modules)
+    (entry,) = torch_probe.probe_torch_interpreters([REAL_PYTHON], timeout=60)
+    assert entry["error"] is None, entry["error"]
+    assert entry["python_version"].count(".") == 2
+    assert entry["torch_installed"] is False
+    assert entry["torch_version"] is None
+    assert entry["smoke"]["ok"] is None
+    assert "torch" not in set(sys.modules) - before
+
+
+FAKE_TORCH = """
+import os
+MODE = os.environ.get("FAKE_TORCH_MODE", "cpu")
+if MODE == "segfault":
+    import signal
+    os.kill(os.getpid(), signal.SIGSEGV)
+if MODE == "import-error":
+    raise OSError("libtorch_cuda.so: cannot open shared object file: No such file or directory")
+
+__version__ = "2.13.0+cpu" if MODE == "cpu" else "2.13.0+cu128"
+float32 = "float32"
+
+
+class version:
+    cuda = None if MODE == "cpu" else "12.8"
+
+
+class _Cudnn:
+    @staticmethod
+    def version():
+        return None if MODE == "cpu" else 91002
+
+
+class backends:
+    cudnn = _Cudnn
+
+
+class Tensor:
+    def __init__(self, values, device="cpu"):
+        self.values = list(values)
+        self.device = device
+
+    def to(self, device):
+        if MODE == "no-kernel":
+            raise RuntimeError("CUDA error: no kernel image is available for execution on the device")
+        return Tensor(self.values, device)
+
+    def cpu(self):
+        return Tensor(self.values, "cpu")
+
+    def __add__(self, other):
+        wrong = 1.0 if (MODE == "wrong-math" and self.device != "cpu") else 0.0
+        return Tensor([a + b + wrong for a, b in zip(self.values, other.values)], self.device)
+
+
+def arange(n, dtype=None):
+    return Tensor(float(i) for i in range(n))
+
+
+def full(shape, value, dtype=None):
+    return Tensor([value] * shape[0])
+
+
+def equal(a, b):
+    return a.values == b.values
+
+
+class _Props:
+    def __init__(self, name, major, minor, total_memory):
+        self.name, self.major, self.minor, self.total_memory = name, major, minor, total_memory
+
+
+class cuda:
+    @staticmethod
+    def is_available():
+        return MODE != "cpu"
+
+    @staticmethod
+    def device_count():
+        return 0 if MODE == "cpu" else 2
+
+    @staticmethod
+    def get_arch_list():
+        return [] if MODE == "cpu" else ["sm_80", "sm_90"]
+
+    @staticmethod
+    def get_device_properties(index):
+        return _Props("NVIDIA H100 80GB HBM3", 9, 0, 85520809984)
+
+    @staticmethod
+    def synchronize():
+        pass
+"""
+
+FAKE_BNB_BROKEN = """
+import torch
+raise RuntimeError("CUDA Setup failed despite GPU being available. libcudart.so not found")
+"""
+
+
+@pytest.fixture
+def fake_site(tmp_path):
+    site = tmp_path / "site"
+    (site / "torch").mkdir(parents=True)
+    (site / "torch" / "__init__.py").write_text(textwrap.dedent(FAKE_TORCH))
+    return site
+
+
+def _probe_with(site, mode, timeout=60):
+    _require_real_python()
+
+    def runner(argv, timeout=30, env=None, stdin_data=None):
+        return run_command(argv, timeout=timeout, env={"PYTHONPATH": str(site), "FAKE_TORCH_MODE": mode})
+
+    (entry,) = torch_probe.probe_torch_interpreters([REAL_PYTHON], timeout=timeout, runner=runner)
+    return entry
+
+
+def test_script_with_cpu_build(fake_site):
+    entry = _probe_with(fake_site, "cpu")
+    assert entry["error"] is None
+    assert entry["torch_installed"] is True
+    assert entry["torch_version"] == "2.13.0+cpu"
+    assert entry["cuda_available"] is False
+    assert entry["cuda_version"] is None
+    assert entry["cudnn_version"] is None
+    assert entry["device_count"] == 0
+    assert entry["devices"] == []
+    assert entry["smoke"] == {"ok": None, "device": None, "error": None}
+    assert entry["bitsandbytes"] == {"version": None, "error": None}
+
+
+def test_script_with_gpu_build(fake_site):
+    bnb = fake_site / "bitsandbytes"
+    bnb.mkdir()
+    (bnb / "__init__.py").write_text('__version__ = "0.45.5"\n')
+    entry = _probe_with(fake_site, "gpu")
+    assert entry["error"] is None
+    assert entry["cuda_available"] is True
+    assert entry["cuda_version"] == "12.8"
+    assert entry["cudnn_version"] == 91002
+    assert entry["device_count"] == 2
+    assert entry["devices"][1] == {
+        "index": 1,
+        "name": "NVIDIA H100 80GB HBM3",
+        "capability": "9.0",
+        "memory_total_mib": 81559,
+    }
+    assert entry["arch_list"] == ["sm_80", "sm_90"]
+    assert entry["smoke"] == {"ok": True, "device": "cuda:0", "error": None}
+    assert entry["bitsandbytes"] == {"version": "0.45.5", "error": None}
+
+
+@pytest.mark.parametrize(
+    "mode, smoke_error",
+    [
+        ("wrong-math", "GPU result differs from CPU result"),
+        ("no-kernel", "RuntimeError: CUDA error: no kernel image is available for execution on the device"),
+    ],
+)
+def test_script_smoke_failures(fake_site, mode, smoke_error):
+    entry = _probe_with(fake_site, mode)
+    assert entry["error"] is None
+    assert entry["smoke"] == {"ok": False, "device": "cuda:0", "error": smoke_error}
+
+
+def test_script_reports_bitsandbytes_import_error(fake_site):
+    bnb = fake_site / "bitsandbytes"
+    bnb.mkdir()
+    (bnb / "__init__.py").write_text(FAKE_BNB_BROKEN)
+    entry = _probe_with(fake_site, "gpu")
+    assert entry["error"] is None
+    assert entry["bitsandbytes"]["version"] is None
+    assert entry["bitsandbytes"]["error"].startswith("RuntimeError: CUDA Setup failed")
+
+
+def test_script_reports_torch_import_error(fake_site):
+    entry = _probe_with(fake_site, "import-error")
+    assert entry["torch_installed"] is True
+    assert entry["torch_version"] is None
+    assert entry["error"].startswith("import torch failed: OSError: libtorch_cuda.so")
+
+
+def test_script_survives_crash_inside_torch(fake_site):
+    entry = _probe_with(fake_site, "segfault")
+    assert entry["python_version"] is not None
+    assert entry["torch_installed"] is True
+    assert entry["error"].startswith("probe was killed by signal 11 during 'import torch'")
+
+
+def test_script_ignores_torch_in_working_directory(tmp_path, monkeypatch):
+    _require_real_python()
+    (tmp_path / "torch.py").write_text("raise SystemExit('picked up ./torch.py')\n")
+    monkeypatch.chdir(tmp_path)
+    (entry,) = torch_probe.probe_torch_interpreters([REAL_PYTHON], timeout=60)
+    assert entry["error"] is None
+    assert entry["torch_installed"] is False
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# default_torch_pythons
+
+
+@pytest.fixture
+def interpreters(tmp_path):
+    """A base interpreter with a python3 link, and a venv whose bin/python links to the same base binary."""
+    base_bin = tmp_path / "base" / "bin"
+    base_bin.mkdir(parents=True)
+    real = base_bin / "python3.12"
+    real.write_text("#!/bin/sh\n")
+    real.chmod(0o755)
+    (base_bin / "python3").symlink_to("python3.12")
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {base_bin}\n")
+    (venv / "bin" / "python").symlink_to(real)
+    (venv / "bin" / "python3").symlink_to("python")
+    return {
+        "base": str(real),
+        "base_bin": str(base_bin),
+        "venv": str(venv / "bin" / "python"),
+        "venv_bin": str(venv / "bin"),
+    }
+
+
+@pytest.mark.parametrize(
+    "current, path_env, expected",
+    [
+        ("base", "base_bin", ["base"]),
+        ("venv", "base_bin", ["venv", "base_bin/python3"]),
+        ("venv", "venv_bin", ["venv"]),
+        ("base", "", ["base"]),
+        (None, "base_bin", ["base_bin/python3"]),
+        ("", "venv_bin", ["venv_bin/python3"]),
+    ],
+)
+def test_default_torch_pythons(interpreters, current, path_env, expected):
+    def resolve(name):
+        key, _, rest = name.partition("/")
+        return os.path.join(interpreters[key], rest) if rest else interpreters[key]
+
+    result = torch_probe.default_torch_pythons(
+        current=interpreters[current] if current else current, path_env=resolve(path_env) if path_env else ""
+    )
+    assert result == [resolve(name) for name in expected]
+
+
+def test_default_torch_pythons_uses_running_interpreter():
+    assert torch_probe.default_torch_pythons()[0] == sys.executable
