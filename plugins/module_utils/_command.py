@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import collections
 import os
+import signal
 import subprocess
 
 # rc conventions borrowed from the shell so callers can tell "not there" from "failed".
@@ -27,7 +28,7 @@ def run_command(argv, timeout=30, env=None, stdin_data=None):
     """Run argv (a list) and return CommandResult(rc, stdout, stderr) as text.
 
     rc is 127 when the program does not exist or cannot be executed, 124 when it ran past ``timeout`` seconds
-    (it is killed). ``env`` entries are added to the current environment.
+    (it and every process it started are killed). ``env`` entries are added to the current environment.
     """
     full_env = None
     if env:
@@ -40,6 +41,9 @@ def run_command(argv, timeout=30, env=None, stdin_data=None):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=full_env,
+            # Own process group, so a timeout kills what the program started too: a child that inherited our
+            # pipes would otherwise keep communicate() waiting past the timeout.
+            start_new_session=True,
         )
     except OSError as exc:
         return CommandResult(RC_NOT_FOUND, "", "cannot execute %s: %s" % (argv[0], exc))
@@ -48,7 +52,7 @@ def run_command(argv, timeout=30, env=None, stdin_data=None):
             input=stdin_data.encode("utf-8") if stdin_data is not None else None, timeout=timeout
         )
     except subprocess.TimeoutExpired:
-        proc.kill()
+        _kill_group(proc)
         out, err = proc.communicate()
         return CommandResult(
             RC_TIMEOUT,
@@ -56,3 +60,10 @@ def run_command(argv, timeout=30, env=None, stdin_data=None):
             (err.decode("utf-8", "replace") + "\n%s timed out after %ss" % (argv[0], timeout)).strip(),
         )
     return CommandResult(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()

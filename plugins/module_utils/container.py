@@ -9,9 +9,9 @@ Parsers are pure; inspect_container_runtime() reads files and runs docker / nvid
 and never raises.
 """
 
-from __future__ import absolute_import, division, print_function  # noqa: UP010 - Ansible module_utils header
+from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type  # noqa: UP001 - Ansible module_utils header
+__metaclass__ = type
 
 import json
 import os

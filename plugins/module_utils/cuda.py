@@ -10,9 +10,9 @@ functions over text; discovery reads the filesystem and runs ``nvcc --version`` 
 ``version: None`` and the reason in ``error``.
 """
 
-from __future__ import absolute_import, division, print_function  # noqa: UP010 - Ansible module_utils header
+from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type  # noqa: UP001 - Ansible module_utils header
+__metaclass__ = type
 
 import glob
 import json

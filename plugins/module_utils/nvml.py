@@ -9,9 +9,9 @@ use it, so both sources (NVML and ``nvidia-smi --query-gpu``) produce device dic
 A value a GPU does not support is ``None``; reading a GPU never raises.
 """
 
-from __future__ import absolute_import, division, print_function  # noqa: UP010 - Ansible module_utils header
+from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type  # noqa: UP001 - Ansible module_utils header
+__metaclass__ = type
 
 import csv
 import re

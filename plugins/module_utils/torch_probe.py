@@ -8,9 +8,9 @@ Each interpreter runs PROBE_SCRIPT in its own subprocess with a timeout, so torc
 calling (Ansible) process, and a hanging, crashing or missing interpreter becomes an entry with ``error``.
 """
 
-from __future__ import absolute_import, division, print_function  # noqa: UP010 - Ansible module_utils header
+from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type  # noqa: UP001 - Ansible module_utils header
+__metaclass__ = type
 
 import json
 import os

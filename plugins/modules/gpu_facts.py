@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function  # noqa: UP010 - Ansible module header
+from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type  # noqa: UP001 - Ansible module header
+__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -772,17 +772,17 @@ ansible_facts:
               sample: null
 """
 
-import sys  # noqa: E402 - Ansible modules put their documentation first
+import sys
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.container import inspect_container_runtime  # noqa: E402
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import (  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.container import inspect_container_runtime
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import (
     discover_cuda,
     validate_search_paths,
 )
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import collect_gpu_facts  # noqa: E402
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.torch_probe import (  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import collect_gpu_facts
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.torch_probe import (
     default_torch_pythons,
     probe_torch_interpreters,
 )
