@@ -16,6 +16,9 @@ for node in $nodes; do
     break
   fi
 done
+mkdir -p reports
 hack/molecule.sh converge -s demo
+echo
+cat reports/demo-fleet.txt
 echo
 echo "gpufleet demo: the fleet is still running (docker ps); 'make clean' removes it."
