@@ -25,7 +25,7 @@ description:
     failure, unless O(fail_on_missing_gpu=true).
   - The facts are returned in RV(ansible_facts.gpu).
 author:
-  - gpufleet contributors
+  - gpufleet contributors (@gpufleet)
 requirements:
   - Python 3.8 or newer on the managed host
   - nvidia-ml-py (imported as C(pynvml)) for the Python that runs the module, recommended; without it C(nvidia-smi)

@@ -52,9 +52,8 @@ class Simulators:
         return subprocess.run(
             command + [str(arg) for arg in args],
             env=self.env(profile, library_dir),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            universal_newlines=True,
+            capture_output=True,
+            text=True,
             timeout=60,
         )
 
@@ -63,9 +62,8 @@ class Simulators:
         return subprocess.run(
             [sys.executable, str(self.bin_dir / tool)] + [str(arg) for arg in args],
             env=self.env(profile),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            universal_newlines=True,
+            capture_output=True,
+            text=True,
             timeout=60,
         )
 
@@ -96,7 +94,7 @@ def fake_nvml_dir(tmp_path_factory):
          "CC=%s" % compiler],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        universal_newlines=True,
+        text=True,
         timeout=120,
     )
     if result.returncode != 0:

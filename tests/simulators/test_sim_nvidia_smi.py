@@ -42,8 +42,16 @@ def show(value, template="%s", unit=None):
     return ("%s %s" % (text, unit) if unit else text), text
 
 
+def entry(header, shown):
+    return header, shown[0], shown[1]
+
+
 def flag(value, when_set, when_clear):
     return show(None if value is None else (when_set if value else when_clear))
+
+
+def watts(milliwatts):
+    return None if milliwatts is None else milliwatts / 1000.0
 
 
 def expected_cells(profile, gpu, index):
@@ -51,52 +59,52 @@ def expected_cells(profile, gpu, index):
     total, used = gpu.get("memory_total_mib"), gpu.get("memory_used_mib")
     cc = gpu.get("compute_capability")
     reasons = gpu.get("clock_event_reasons")
-    watts = (lambda mw: None if mw is None else mw / 1000.0)
+    retired, remap = gpu.get("retired_pages"), gpu.get("row_remap")
+    draw, limit = watts(gpu.get("power_draw_mw")), watts(gpu.get("power_limit_mw"))
     cells = {
-        "index": ("index",) + show(index),
-        "uuid": ("uuid",) + show(gpu["uuid"]),
-        "name": ("name",) + show(gpu["name"]),
-        "serial": ("serial",) + show(gpu.get("serial")),
-        "pci.bus_id": ("pci.bus_id",) + show(canonical_bus_id(gpu["pci_bus_id"])),
-        "memory.total": ("memory.total [MiB]",) + show(total, unit="MiB"),
-        "memory.used": ("memory.used [MiB]",) + show(used, unit="MiB"),
-        "memory.free": ("memory.free [MiB]",) + show(None if None in (total, used) else total - used, unit="MiB"),
-        "compute_cap": ("compute_cap",) + show(None if cc is None else "%d.%d" % tuple(cc)),
-        "temperature.gpu": ("temperature.gpu",) + show(gpu.get("temperature_c")),
-        "power.draw": ("power.draw [W]",) + show(watts(gpu.get("power_draw_mw")), "%.2f", "W"),
-        "power.limit": ("power.limit [W]",) + show(watts(gpu.get("power_limit_mw")), "%.2f", "W"),
-        "enforced.power.limit": ("enforced.power.limit [W]",) + show(watts(gpu.get("power_limit_mw")), "%.2f", "W"),
-        "clocks.sm": ("clocks.current.sm [MHz]",) + show(dig(gpu, "clocks_mhz", "sm"), unit="MHz"),
-        "clocks.max.sm": ("clocks.max.sm [MHz]",) + show(dig(gpu, "max_clocks_mhz", "sm"), unit="MHz"),
-        "clocks.mem": ("clocks.current.memory [MHz]",) + show(dig(gpu, "clocks_mhz", "mem"), unit="MHz"),
-        "clocks_event_reasons.active": ("clocks_event_reasons.active",) + show(reasons, "0x%016X"),
-        "clocks_throttle_reasons.active": ("clocks_throttle_reasons.active",) + show(reasons, "0x%016X"),
-        "ecc.mode.current": ("ecc.mode.current",) + flag(dig(gpu, "ecc_mode", "current"), "Enabled", "Disabled"),
-        "retired_pages.sbe": ("retired_pages.single_bit_ecc.count",)
-        + show(dig(gpu, "retired_pages", "single_bit_ecc")),
-        "retired_pages.dbe": ("retired_pages.double_bit.count",) + show(dig(gpu, "retired_pages", "double_bit_ecc")),
-        "retired_pages.pending": ("retired_pages.pending",) + flag(dig(gpu, "retired_pages", "pending"), "Yes", "No"),
-        "remapped_rows.correctable": ("remapped_rows.correctable",) + show(dig(gpu, "row_remap", "corrected")),
-        "remapped_rows.uncorrectable": ("remapped_rows.uncorrectable",) + show(dig(gpu, "row_remap", "uncorrected")),
-        "remapped_rows.pending": ("remapped_rows.pending",) + flag(dig(gpu, "row_remap", "pending"), "Yes", "No"),
-        "remapped_rows.failure": ("remapped_rows.failure",) + flag(dig(gpu, "row_remap", "failure"), "Yes", "No"),
-        "mig.mode.current": ("mig.mode.current",) + flag(dig(gpu, "mig_mode", "current"), "Enabled", "Disabled"),
-        "persistence_mode": ("persistence_mode",) + flag(gpu.get("persistence_mode"), "Enabled", "Disabled"),
-        "pcie.link.gen.current": ("pcie.link.gen.current",) + show(dig(gpu, "pcie", "gen")),
-        "pcie.link.gen.max": ("pcie.link.gen.max",) + show(dig(gpu, "pcie", "max_gen")),
-        "pcie.link.width.current": ("pcie.link.width.current",) + show(dig(gpu, "pcie", "width")),
-        "pcie.link.width.max": ("pcie.link.width.max",) + show(dig(gpu, "pcie", "max_width")),
-        "driver_version": ("driver_version",) + show(profile.get("driver_version")),
-        "utilization.gpu": ("utilization.gpu [%]",) + show(dig(gpu, "utilization", "gpu"), unit="%"),
-        "utilization.memory": ("utilization.memory [%]",) + show(dig(gpu, "utilization", "memory"), unit="%"),
-        "fan.speed": ("fan.speed [%]",) + show(gpu.get("fan_speed_pct"), unit="%"),
-        "pstate": ("pstate",) + show(gpu.get("performance_state"), "P%d"),
-        "count": ("count",) + show(len(profile["gpus"])),
+        "index": entry("index", show(index)),
+        "uuid": entry("uuid", show(gpu["uuid"])),
+        "name": entry("name", show(gpu["name"])),
+        "serial": entry("serial", show(gpu.get("serial"))),
+        "pci.bus_id": entry("pci.bus_id", show(canonical_bus_id(gpu["pci_bus_id"]))),
+        "memory.total": entry("memory.total [MiB]", show(total, unit="MiB")),
+        "memory.used": entry("memory.used [MiB]", show(used, unit="MiB")),
+        "memory.free": entry("memory.free [MiB]", show(None if None in (total, used) else total - used, unit="MiB")),
+        "compute_cap": entry("compute_cap", show(None if cc is None else "%d.%d" % tuple(cc))),
+        "temperature.gpu": entry("temperature.gpu", show(gpu.get("temperature_c"))),
+        "power.draw": entry("power.draw [W]", show(draw, "%.2f", "W")),
+        "power.limit": entry("power.limit [W]", show(limit, "%.2f", "W")),
+        "enforced.power.limit": entry("enforced.power.limit [W]", show(limit, "%.2f", "W")),
+        "clocks.sm": entry("clocks.current.sm [MHz]", show(dig(gpu, "clocks_mhz", "sm"), unit="MHz")),
+        "clocks.max.sm": entry("clocks.max.sm [MHz]", show(dig(gpu, "max_clocks_mhz", "sm"), unit="MHz")),
+        "clocks.mem": entry("clocks.current.memory [MHz]", show(dig(gpu, "clocks_mhz", "mem"), unit="MHz")),
+        "clocks_event_reasons.active": entry("clocks_event_reasons.active", show(reasons, "0x%016X")),
+        "clocks_throttle_reasons.active": entry("clocks_throttle_reasons.active", show(reasons, "0x%016X")),
+        "ecc.mode.current": entry("ecc.mode.current", flag(dig(gpu, "ecc_mode", "current"), "Enabled", "Disabled")),
+        "retired_pages.sbe": entry("retired_pages.single_bit_ecc.count", show(dig(retired, "single_bit_ecc"))),
+        "retired_pages.dbe": entry("retired_pages.double_bit.count", show(dig(retired, "double_bit_ecc"))),
+        "retired_pages.pending": entry("retired_pages.pending", flag(dig(retired, "pending"), "Yes", "No")),
+        "remapped_rows.correctable": entry("remapped_rows.correctable", show(dig(remap, "corrected"))),
+        "remapped_rows.uncorrectable": entry("remapped_rows.uncorrectable", show(dig(remap, "uncorrected"))),
+        "remapped_rows.pending": entry("remapped_rows.pending", flag(dig(remap, "pending"), "Yes", "No")),
+        "remapped_rows.failure": entry("remapped_rows.failure", flag(dig(remap, "failure"), "Yes", "No")),
+        "mig.mode.current": entry("mig.mode.current", flag(dig(gpu, "mig_mode", "current"), "Enabled", "Disabled")),
+        "persistence_mode": entry("persistence_mode", flag(gpu.get("persistence_mode"), "Enabled", "Disabled")),
+        "pcie.link.gen.current": entry("pcie.link.gen.current", show(dig(gpu, "pcie", "gen"))),
+        "pcie.link.gen.max": entry("pcie.link.gen.max", show(dig(gpu, "pcie", "max_gen"))),
+        "pcie.link.width.current": entry("pcie.link.width.current", show(dig(gpu, "pcie", "width"))),
+        "pcie.link.width.max": entry("pcie.link.width.max", show(dig(gpu, "pcie", "max_width"))),
+        "driver_version": entry("driver_version", show(profile.get("driver_version"))),
+        "utilization.gpu": entry("utilization.gpu [%]", show(dig(gpu, "utilization", "gpu"), unit="%")),
+        "utilization.memory": entry("utilization.memory [%]", show(dig(gpu, "utilization", "memory"), unit="%")),
+        "fan.speed": entry("fan.speed [%]", show(gpu.get("fan_speed_pct"), unit="%")),
+        "pstate": entry("pstate", show(gpu.get("performance_state"), "P%d")),
+        "count": entry("count", show(len(profile["gpus"]))),
     }
     for kind in ("corrected", "uncorrected"):
         for counter in ("volatile", "aggregate"):
             name = "ecc.errors.%s.%s.total" % (kind, counter)
-            cells[name] = (name,) + show(dig(gpu, "ecc_errors", counter, kind))
+            cells[name] = entry(name, show(dig(gpu, "ecc_errors", counter, kind)))
     return cells
 
 
@@ -121,7 +129,7 @@ def test_list_gpus(sim, profile):
     assert result.returncode == 0
     assert result.stdout.splitlines() == [
         "GPU %d: %s (UUID: %s)" % (index, gpu["name"], gpu["uuid"]) for index, gpu in enumerate(data["gpus"])
-    ]
+    ])
     for line in result.stdout.splitlines():
         assert re.fullmatch(r"GPU \d+: [^()]+ \(UUID: GPU-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\)", line)
 

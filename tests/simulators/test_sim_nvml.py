@@ -596,7 +596,7 @@ def test_exports_exactly_the_nvml_entry_points(fake_nvml_dir):
         pytest.skip("binutils (nm, readelf) not installed")
     library = fake_nvml_dir / "libnvidia-ml.so.1"
     listing = subprocess.run([nm, "-D", "--defined-only", str(library)], stdout=subprocess.PIPE,
-                             universal_newlines=True, check=True).stdout
+                             text=True, check=True).stdout
     exported = {line.split()[-1] for line in listing.splitlines() if line.split()[-2] in ("T", "W")}
     required = {
         "nvmlInit", "nvmlInit_v2", "nvmlInitWithFlags", "nvmlShutdown", "nvmlErrorString",
@@ -621,7 +621,7 @@ def test_exports_exactly_the_nvml_entry_points(fake_nvml_dir):
     assert required <= exported, "missing: %s" % sorted(required - exported)
     assert all(name.startswith("nvml") for name in exported), "helpers leak: %s" % sorted(
         name for name in exported if not name.startswith("nvml"))
-    dynamic = subprocess.run([readelf, "-d", str(library)], stdout=subprocess.PIPE, universal_newlines=True,
+    dynamic = subprocess.run([readelf, "-d", str(library)], stdout=subprocess.PIPE, text=True,
                              check=True).stdout
     assert re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic) == ["libc.so.6"]
     assert "Library soname: [libnvidia-ml.so.1]" in dynamic

@@ -407,7 +407,7 @@ def interpreters(tmp_path):
 )
 def test_default_torch_pythons(interpreters, current, path_env, expected):
     def resolve(name):
-        key, _, rest = name.partition("/")
+        key, _sep, rest = name.partition("/")
         return os.path.join(interpreters[key], rest) if rest else interpreters[key]
 
     result = torch_probe.default_torch_pythons(
