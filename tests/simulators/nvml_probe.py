@@ -32,8 +32,10 @@ def loaded_library():
 
 
 def fields(struct, names):
-    return {name: (value.decode() if isinstance(value, bytes) else value)
-            for name, value in ((name, getattr(struct, name)) for name in names)}
+    return {
+        name: (value.decode() if isinstance(value, bytes) else value)
+        for name, value in ((name, getattr(struct, name)) for name in names)
+    }
 
 
 def pci_info(handle):
@@ -83,13 +85,21 @@ def describe_gpu(index):
         "power_management_limit": attempt(n.nvmlDeviceGetPowerManagementLimit, handle),
         "clocks": {
             name: attempt(n.nvmlDeviceGetClockInfo, handle, clock)
-            for name, clock in (("graphics", n.NVML_CLOCK_GRAPHICS), ("sm", n.NVML_CLOCK_SM),
-                                ("mem", n.NVML_CLOCK_MEM), ("video", n.NVML_CLOCK_VIDEO))
+            for name, clock in (
+                ("graphics", n.NVML_CLOCK_GRAPHICS),
+                ("sm", n.NVML_CLOCK_SM),
+                ("mem", n.NVML_CLOCK_MEM),
+                ("video", n.NVML_CLOCK_VIDEO),
+            )
         },
         "max_clocks": {
             name: attempt(n.nvmlDeviceGetMaxClockInfo, handle, clock)
-            for name, clock in (("graphics", n.NVML_CLOCK_GRAPHICS), ("sm", n.NVML_CLOCK_SM),
-                                ("mem", n.NVML_CLOCK_MEM), ("video", n.NVML_CLOCK_VIDEO))
+            for name, clock in (
+                ("graphics", n.NVML_CLOCK_GRAPHICS),
+                ("sm", n.NVML_CLOCK_SM),
+                ("mem", n.NVML_CLOCK_MEM),
+                ("video", n.NVML_CLOCK_VIDEO),
+            )
         },
         "clock_event_reasons": attempt(n.nvmlDeviceGetCurrentClocksEventReasons, handle),
         "clock_throttle_reasons": attempt(n.nvmlDeviceGetCurrentClocksThrottleReasons, handle),
@@ -97,17 +107,22 @@ def describe_gpu(index):
         "ecc_errors": {
             counter_name: {
                 kind_name: attempt(n.nvmlDeviceGetTotalEccErrors, handle, kind, counter)
-                for kind_name, kind in (("corrected", n.NVML_MEMORY_ERROR_TYPE_CORRECTED),
-                                        ("uncorrected", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED))
+                for kind_name, kind in (
+                    ("corrected", n.NVML_MEMORY_ERROR_TYPE_CORRECTED),
+                    ("uncorrected", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED),
+                )
             }
             for counter_name, counter in (("volatile", n.NVML_VOLATILE_ECC), ("aggregate", n.NVML_AGGREGATE_ECC))
         },
         "retired_pages_sbe": attempt(
-            n.nvmlDeviceGetRetiredPages, handle, n.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS),
+            n.nvmlDeviceGetRetiredPages, handle, n.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS
+        ),
         "retired_pages_dbe": attempt(
-            n.nvmlDeviceGetRetiredPages, handle, n.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR),
+            n.nvmlDeviceGetRetiredPages, handle, n.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR
+        ),
         "retired_pages_sbe_v2": attempt(
-            n.nvmlDeviceGetRetiredPages_v2, handle, n.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS),
+            n.nvmlDeviceGetRetiredPages_v2, handle, n.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS
+        ),
         "retired_pages_pending": attempt(n.nvmlDeviceGetRetiredPagesPendingStatus, handle),
         "remapped_rows": attempt(lambda: list(n.nvmlDeviceGetRemappedRows(handle))),
         "mig_mode": attempt(n.nvmlDeviceGetMigMode, handle),

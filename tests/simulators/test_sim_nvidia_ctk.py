@@ -61,8 +61,9 @@ def test_yaml_and_json_outputs_describe_the_same_spec(sim, tmp_path):
 def test_generate_json_file_by_extension(sim, tmp_path, profile, strategy):
     gpus = sim.load_profile(profile)["gpus"]
     output = tmp_path / "specs" / "nvidia.json"
-    result = ctk(sim, ["cdi", "generate", "--output=%s" % output, "--device-name-strategy", strategy],
-                 sim.profile_path(profile))
+    result = ctk(
+        sim, ["cdi", "generate", "--output=%s" % output, "--device-name-strategy", strategy], sim.profile_path(profile)
+    )
     assert result.returncode == 0, result.stderr
     assert "INFO[0000] Generated CDI spec with version 0.5.0" in result.stderr
     assert result.stdout == ""
@@ -89,6 +90,11 @@ def test_generate_fails_without_driver(sim, tmp_path, profile):
     assert result.returncode == 1
     assert "ERROR" in result.stderr and "nvml: Driver Not Loaded" in result.stderr
     assert not output.exists()
+
+
+def test_generate_fails_without_gpus(sim, write_profile):
+    result = ctk(sim, ["cdi", "generate"], write_profile({"driver_loaded": True, "gpus": []}))
+    assert result.returncode == 1 and "ERROR" in result.stderr and result.stdout == ""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -129,21 +135,34 @@ REAL_STYLE_SPEC = textwrap.dedent(
 
 def test_list_reads_json_and_yaml_specs(sim, tmp_path):
     first, second = tmp_path / "etc-cdi", tmp_path / "run-cdi"
-    assert ctk(sim, ["cdi", "generate", "--output=%s" % (first / "nvidia.yaml")],
-               sim.profile_path("faulty")).returncode == 0
-    assert ctk(sim, ["cdi", "generate", "--output=%s" % (second / "h100.json"), "--device-name-strategy=uuid"],
-               sim.profile_path("h100")).returncode == 0
+    assert (
+        ctk(sim, ["cdi", "generate", "--output=%s" % (first / "nvidia.yaml")], sim.profile_path("faulty")).returncode
+        == 0
+    )
+    assert (
+        ctk(
+            sim,
+            ["cdi", "generate", "--output=%s" % (second / "h100.json"), "--device-name-strategy=uuid"],
+            sim.profile_path("h100"),
+        ).returncode
+        == 0
+    )
     (second / "other.yml").write_text(REAL_STYLE_SPEC)
     (second / "notes.txt").write_text("not a spec")
     (first / "broken.json").write_text("{")
     result = ctk(sim, ["cdi", "list", "--spec-dir", str(first), "--spec-dir=%s" % second])
     assert result.returncode == 0
     h100_uuid = sim.load_profile("h100")["gpus"][0]["uuid"]
-    expected = sorted([
-        "nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=all",
-        "nvidia.com/gpu=%s" % h100_uuid,
-        "example.com/accelerator=3", "example.com/accelerator=all",
-    ])
+    expected = sorted(
+        [
+            "nvidia.com/gpu=0",
+            "nvidia.com/gpu=1",
+            "nvidia.com/gpu=all",
+            "nvidia.com/gpu=%s" % h100_uuid,
+            "example.com/accelerator=3",
+            "example.com/accelerator=all",
+        ]
+    )
     assert result.stdout.splitlines() == expected
     assert "INFO[0000] Found %d CDI devices" % len(expected) in result.stderr.splitlines()
     assert "broken.json" in result.stderr  # reported and skipped
@@ -156,8 +175,9 @@ def test_list_with_no_specs(sim, tmp_path):
 
 
 def test_list_does_not_need_the_driver(sim, tmp_path):
-    (tmp_path / "a.json").write_text(json.dumps({"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu",
-                                                 "devices": [{"name": "0", "containerEdits": {}}]}))
+    (tmp_path / "a.json").write_text(
+        json.dumps({"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu", "devices": [{"name": "0", "containerEdits": {}}]})
+    )
     result = ctk(sim, ["cdi", "list", "--spec-dir", str(tmp_path)], sim.profile_path("cpu"))
     assert result.stdout == "nvidia.com/gpu=0\n"
 
@@ -189,8 +209,11 @@ def test_configure_writes_default_runtime_and_cdi(sim, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Wrote updated config to %s" % config in result.stderr
     written = config.read_text()
-    assert json.loads(written) == {"default-runtime": "nvidia", "features": {"cdi": True},
-                                   "runtimes": {"nvidia": NVIDIA_RUNTIME}}
+    assert json.loads(written) == {
+        "default-runtime": "nvidia",
+        "features": {"cdi": True},
+        "runtimes": {"nvidia": NVIDIA_RUNTIME},
+    }
     assert ctk(sim, args).returncode == 0
     assert config.read_text() == written, "configuring twice changes nothing"
 

@@ -116,7 +116,7 @@ def smi(sim, args, profile):
 
 
 def query(sim, profile, fields, fmt="csv", extra=()):
-    result = smi(sim, ["--query-gpu=" + ",".join(fields), "--format=" + fmt] + list(extra), profile)
+    result = smi(sim, ["--query-gpu=" + ",".join(fields), "--format=" + fmt, *extra], profile)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     return result.stdout.splitlines()
@@ -129,18 +129,21 @@ def test_list_gpus(sim, profile):
     assert result.returncode == 0
     assert result.stdout.splitlines() == [
         "GPU %d: %s (UUID: %s)" % (index, gpu["name"], gpu["uuid"]) for index, gpu in enumerate(data["gpus"])
-    ])
+    ]
     for line in result.stdout.splitlines():
         assert re.fullmatch(r"GPU \d+: [^()]+ \(UUID: GPU-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\)", line)
 
 
-@pytest.mark.parametrize("fmt, units, header", [
-    ("csv", True, True),
-    ("csv,nounits", False, True),
-    ("csv,noheader", True, False),
-    ("csv,noheader,nounits", False, False),
-    ("csv,nounits,noheader", False, False),
-])
+@pytest.mark.parametrize(
+    "fmt, units, header",
+    [
+        ("csv", True, True),
+        ("csv,nounits", False, True),
+        ("csv,noheader", True, False),
+        ("csv,noheader,nounits", False, False),
+        ("csv,nounits,noheader", False, False),
+    ],
+)
 @pytest.mark.parametrize("profile", GPU_PROFILES)
 def test_query_every_field(sim, profile, fmt, units, header):
     data = sim.load_profile(profile)
@@ -158,8 +161,21 @@ def test_query_every_field(sim, profile, fmt, units, header):
 
 
 def test_shipped_profiles_pin_known_rows(sim):
-    fields = ["index", "name", "memory.total", "memory.used", "power.draw", "power.limit", "clocks.sm", "fan.speed",
-              "utilization.gpu", "pstate", "compute_cap", "clocks_event_reasons.active", "ecc.mode.current"]
+    fields = [
+        "index",
+        "name",
+        "memory.total",
+        "memory.used",
+        "power.draw",
+        "power.limit",
+        "clocks.sm",
+        "fan.speed",
+        "utilization.gpu",
+        "pstate",
+        "compute_cap",
+        "clocks_event_reasons.active",
+        "ecc.mode.current",
+    ]
     lines = query(sim, sim.profile_path("a6000x8"), fields, extra=["-i", "0"])
     assert lines == [
         "index, name, memory.total [MiB], memory.used [MiB], power.draw [W], power.limit [W], "
@@ -171,14 +187,30 @@ def test_shipped_profiles_pin_known_rows(sim):
     lines = query(sim, sim.profile_path("a6000x8"), fields, "csv,noheader,nounits", ["--id=0"])
     assert lines == ["0, NVIDIA RTX A6000, 49140, 3, 21.50, 300.00, 210, 30, 0, P8, 8.6, 0x0000000000000001, Enabled"]
 
-    h100 = query(sim, sim.profile_path("h100"), ["name", "memory.total", "fan.speed", "mig.mode.current",
-                                                   "retired_pages.pending", "pcie.link.gen.max"], "csv,noheader")
+    h100 = query(
+        sim,
+        sim.profile_path("h100"),
+        ["name", "memory.total", "fan.speed", "mig.mode.current", "retired_pages.pending", "pcie.link.gen.max"],
+        "csv,noheader",
+    )
     assert h100 == ["NVIDIA H100 80GB HBM3, 81559 MiB, [N/A], Disabled, [N/A], 5"]
 
-    sick = query(sim, sim.profile_path("faulty"), [
-        "clocks_throttle_reasons.active", "temperature.gpu", "ecc.errors.uncorrected.volatile.total",
-        "ecc.errors.uncorrected.aggregate.total", "remapped_rows.pending", "remapped_rows.failure",
-        "pcie.link.gen.current", "pcie.link.width.current"], "csv,noheader", ["-i", "1"])
+    sick = query(
+        sim,
+        sim.profile_path("faulty"),
+        [
+            "clocks_throttle_reasons.active",
+            "temperature.gpu",
+            "ecc.errors.uncorrected.volatile.total",
+            "ecc.errors.uncorrected.aggregate.total",
+            "remapped_rows.pending",
+            "remapped_rows.failure",
+            "pcie.link.gen.current",
+            "pcie.link.width.current",
+        ],
+        "csv,noheader",
+        ["-i", "1"],
+    )
     assert sick == ["0x0000000000000048, 94, 2, 2, Yes, No, 3, 8"]
 
 
@@ -197,6 +229,12 @@ def test_id_selection(sim):
 
 def test_unknown_id_finds_no_devices(sim):
     result = smi(sim, ["-L", "-i", "8"], sim.profile_path("a6000x8"))
+    assert (result.returncode, result.stdout) == (6, "No devices were found\n")
+
+
+def test_driver_without_gpus_finds_no_devices(sim, write_profile):
+    path = write_profile({"driver_loaded": True, "driver_version": "550.54.15", "gpus": []})
+    result = smi(sim, ["--query-gpu=index", "--format=csv"], path)
     assert (result.returncode, result.stdout) == (6, "No devices were found\n")
 
 
@@ -248,8 +286,18 @@ def test_summary_and_version(sim):
 @pytest.mark.parametrize("profile", GPU_PROFILES)
 def test_agrees_with_the_simulated_nvml(sim, profile, nvml_report):
     """The two doubles read one profile; the numbers nvidia-smi prints must be what NVML reports."""
-    fields = ["memory.total", "memory.used", "memory.free", "power.draw", "temperature.gpu", "clocks.sm",
-              "pcie.link.width.current", "clocks_event_reasons.active", "pci.bus_id", "uuid"]
+    fields = [
+        "memory.total",
+        "memory.used",
+        "memory.free",
+        "power.draw",
+        "temperature.gpu",
+        "clocks.sm",
+        "pcie.link.width.current",
+        "clocks_event_reasons.active",
+        "pci.bus_id",
+        "uuid",
+    ]
     rows = [line.split(", ") for line in query(sim, sim.profile_path(profile), fields, "csv,noheader,nounits")]
     report = nvml_report(sim.profile_path(profile))
     for row, gpu in zip(rows, report["gpus"]):
@@ -276,14 +324,48 @@ def test_script_is_a_marked_python38_executable(sim):
 
 
 def test_every_field_the_collection_relies_on_is_covered():
-    required = (
-        "index uuid name serial pci.bus_id memory.total memory.used memory.free compute_cap temperature.gpu "
-        "power.draw power.limit enforced.power.limit clocks.sm clocks.max.sm clocks.mem clocks_event_reasons.active "
-        "clocks_throttle_reasons.active ecc.mode.current ecc.errors.corrected.volatile.total "
-        "ecc.errors.uncorrected.volatile.total ecc.errors.corrected.aggregate.total "
-        "ecc.errors.uncorrected.aggregate.total retired_pages.sbe retired_pages.dbe retired_pages.pending "
-        "remapped_rows.correctable remapped_rows.uncorrectable remapped_rows.pending remapped_rows.failure "
-        "mig.mode.current persistence_mode pcie.link.gen.current pcie.link.gen.max pcie.link.width.current "
-        "pcie.link.width.max driver_version utilization.gpu utilization.memory fan.speed pstate count"
-    ).split()
+    required = [
+        "index",
+        "uuid",
+        "name",
+        "serial",
+        "pci.bus_id",
+        "memory.total",
+        "memory.used",
+        "memory.free",
+        "compute_cap",
+        "temperature.gpu",
+        "power.draw",
+        "power.limit",
+        "enforced.power.limit",
+        "clocks.sm",
+        "clocks.max.sm",
+        "clocks.mem",
+        "clocks_event_reasons.active",
+        "clocks_throttle_reasons.active",
+        "ecc.mode.current",
+        "ecc.errors.corrected.volatile.total",
+        "ecc.errors.uncorrected.volatile.total",
+        "ecc.errors.corrected.aggregate.total",
+        "ecc.errors.uncorrected.aggregate.total",
+        "retired_pages.sbe",
+        "retired_pages.dbe",
+        "retired_pages.pending",
+        "remapped_rows.correctable",
+        "remapped_rows.uncorrectable",
+        "remapped_rows.pending",
+        "remapped_rows.failure",
+        "mig.mode.current",
+        "persistence_mode",
+        "pcie.link.gen.current",
+        "pcie.link.gen.max",
+        "pcie.link.width.current",
+        "pcie.link.width.max",
+        "driver_version",
+        "utilization.gpu",
+        "utilization.memory",
+        "fan.speed",
+        "pstate",
+        "count",
+    ]
     assert sorted(ALL_FIELDS) == sorted(required)

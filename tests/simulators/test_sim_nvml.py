@@ -70,13 +70,49 @@ EXTRA_PROFILES = {
 PROFILES = SHIPPED_GPU_PROFILES + tuple(EXTRA_PROFILES)
 
 GPU_FIELDS = (
-    "index", "minor_number", "name", "uuid", "serial", "pci", "pci_v2", "pci_v1", "memory", "memory_v2",
-    "temperature", "temperature_v", "power_usage", "enforced_power_limit", "power_management_limit", "clocks",
-    "max_clocks", "clock_event_reasons", "clock_throttle_reasons", "ecc_mode", "ecc_errors", "retired_pages_sbe",
-    "retired_pages_dbe", "retired_pages_sbe_v2", "retired_pages_pending", "remapped_rows", "mig_mode",
-    "persistence_mode", "utilization", "fan_speed", "pcie_gen", "pcie_max_gen", "pcie_width", "pcie_max_width",
-    "compute_capability", "performance_state", "architecture", "brand", "compute_processes",
-    "compute_processes_v2", "compute_processes_v1", "index_by_uuid", "index_by_pci_bus_id",
+    "index",
+    "minor_number",
+    "name",
+    "uuid",
+    "serial",
+    "pci",
+    "pci_v2",
+    "pci_v1",
+    "memory",
+    "memory_v2",
+    "temperature",
+    "temperature_v",
+    "power_usage",
+    "enforced_power_limit",
+    "power_management_limit",
+    "clocks",
+    "max_clocks",
+    "clock_event_reasons",
+    "clock_throttle_reasons",
+    "ecc_mode",
+    "ecc_errors",
+    "retired_pages_sbe",
+    "retired_pages_dbe",
+    "retired_pages_sbe_v2",
+    "retired_pages_pending",
+    "remapped_rows",
+    "mig_mode",
+    "persistence_mode",
+    "utilization",
+    "fan_speed",
+    "pcie_gen",
+    "pcie_max_gen",
+    "pcie_width",
+    "pcie_max_width",
+    "compute_capability",
+    "performance_state",
+    "architecture",
+    "brand",
+    "compute_processes",
+    "compute_processes_v2",
+    "compute_processes_v1",
+    "index_by_uuid",
+    "index_by_pci_bus_id",
 )
 
 
@@ -126,7 +162,7 @@ def bus_ids(text):
 
 
 def expected_gpu(gpu, index):
-    bus_id, legacy, (domain, bus, device, _) = bus_ids(gpu["pci_bus_id"])
+    bus_id, legacy, (domain, bus, device, _function) = bus_ids(gpu["pci_bus_id"])
     pci = {
         "busId": bus_id,
         "busIdLegacy": legacy,
@@ -327,15 +363,24 @@ def test_empty_gpu_list_initialises_with_no_devices(sim, fake_nvml_dir, write_pr
     [
         ('{"driver_loaded": true, "gpus": [ }', r"line 1 column 3\d"),
         ("", "line 1 column 1"),
+        ('{"gpus": [', "line 1 column 11: .*end of file"),
+        ('{"gpus": [], "name": "unterminated', "unterminated string"),
         ('{"gpus": []} trailing', "end of file"),
-        ('{"gpus": [{"name": "x", "uuid": "GPU-1", "pci_bus_id": "01:00.0",\n "temperature_c": "hot"}]}',
-         r"gpus\[0\]\.temperature_c"),
+        (
+            '{"gpus": [{"name": "x", "uuid": "GPU-1", "pci_bus_id": "01:00.0",\n "temperature_c": "hot"}]}',
+            r"gpus\[0\]\.temperature_c",
+        ),
         ('{"gpus": [{"uuid": "GPU-1", "pci_bus_id": "01:00.0"}]}', r"gpus\[0\]\.name"),
         ('{"gpus": [{"name": "x", "uuid": "GPU-1", "pci_bus_id": "slot 3"}]}', r"gpus\[0\]\.pci_bus_id"),
-        ('{"gpus": [{"name": "x", "uuid": "GPU-1", "pci_bus_id": "01:00.0", "pcie": {"gen": -1}}]}',
-         r"gpus\[0\]\.pcie\.gen"),
-        ('{"gpus": [{"name": "x", "uuid": "GPU-1", "pci_bus_id": "01:00.0", "memory_total_mib": 10, '
-         '"memory_used_mib": 11}]}', "memory_used_mib"),
+        (
+            '{"gpus": [{"name": "x", "uuid": "GPU-1", "pci_bus_id": "01:00.0", "pcie": {"gen": -1}}]}',
+            r"gpus\[0\]\.pcie\.gen",
+        ),
+        (
+            '{"gpus": [{"name": "x", "uuid": "GPU-1", "pci_bus_id": "01:00.0", "memory_total_mib": 10, '
+            '"memory_used_mib": 11}]}',
+            "memory_used_mib",
+        ),
         ('{"driver_loaded": "yes", "gpus": []}', "driver_loaded"),
         ('{"gpus": {}}', "gpus"),
         ("[1, 2]", "object"),
@@ -366,7 +411,7 @@ def test_json_reader_accepts_the_whole_grammar(sim, fake_nvml_dir, write_profile
     result = sim.run_python(code, path, fake_nvml_dir)
     assert result.returncode == 0, result.stderr
     # the later of two duplicate members wins, as with Python's json module
-    assert result.stdout.strip() == repr(("5\u00e9\U0001F600", "GPU \u00c5", 2))
+    assert result.stdout.strip() == repr(("5\u00e9\U0001f600", "GPU \u00c5", 2))
 
 
 def test_not_supported_fields_raise_pynvml_not_supported(sim, fake_nvml_dir):
@@ -511,6 +556,32 @@ def test_reinitialising_reads_the_profile_again(sim, fake_nvml_dir, write_profil
     assert lines == ["(0, 1)", "(0, 8)"]
 
 
+def test_nested_init_keeps_the_fleet_it_started_with(sim, fake_nvml_dir, write_profile):
+    # like NVML, only the first nvmlInit reads the system; handles stay valid until the last nvmlShutdown
+    path = write_profile(sim.profile_path("h100").read_text(encoding="utf-8"))
+    body = """
+        import shutil
+        print(lib.nvmlInit_v2(), device_count())
+        handle = ctypes.c_void_p()
+        lib.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(handle))
+        shutil.copyfile(NEW, PATH)
+        print(lib.nvmlInit_v2(), device_count())
+        print(lib.nvmlShutdown(), device_count())
+        name = ctypes.create_string_buffer(96)
+        print(lib.nvmlDeviceGetName(handle, name, 96), name.value.decode())
+        print(lib.nvmlShutdown(), lib.nvmlInit_v2(), device_count())
+        """
+    body = body.replace("NEW", repr(str(sim.profile_path("a6000x8")))).replace("PATH", repr(str(path)))
+    lines = run_ctypes(sim, fake_nvml_dir, path, body)
+    assert lines == ["0 (0, 1)", "0 (0, 1)", "0 (0, 1)", "0 NVIDIA H100 80GB HBM3", "0 0 (0, 8)"]
+
+
+def test_unreadable_profile_is_unknown_error(sim, fake_nvml_dir, tmp_path):
+    result = sim.run_python(INIT_ONLY, tmp_path, fake_nvml_dir)  # a directory, not a file
+    assert json.loads(result.stdout)["init"] == 999
+    assert str(tmp_path) in result.stderr
+
+
 def test_failed_init_leaves_the_library_uninitialised(sim, fake_nvml_dir):
     lines = run_ctypes(
         sim,
@@ -539,10 +610,12 @@ def test_invalid_handles_and_small_buffers(sim, fake_nvml_dir):
         small = ctypes.create_string_buffer(8)
         print(lib.nvmlDeviceGetName(handle, small, 8), lib.nvmlDeviceGetUUID(handle, small, 8))
         print(lib.nvmlDeviceGetName(ctypes.c_void_p(4096), name, 96), lib.nvmlDeviceGetName(None, name, 96))
+        inside = ctypes.c_void_p(handle.value + 8)  # points into a GPU's record, not at one
+        print(lib.nvmlDeviceGetName(inside, name, 96))
         print(lib.nvmlDeviceGetPowerUsage(handle, None), lib.nvmlDeviceGetCount_v2(None))
         """,
     )
-    assert lines == ["0", "0 NVIDIA RTX A6000", "7 7", "2 2", "2 2"]
+    assert lines == ["0", "0 NVIDIA RTX A6000", "7 7", "2 2", "2", "2 2"]
 
 
 def test_retired_pages_count_query_protocol(sim, fake_nvml_dir, profile_paths):
@@ -595,34 +668,73 @@ def test_exports_exactly_the_nvml_entry_points(fake_nvml_dir):
     if not nm or not readelf:
         pytest.skip("binutils (nm, readelf) not installed")
     library = fake_nvml_dir / "libnvidia-ml.so.1"
-    listing = subprocess.run([nm, "-D", "--defined-only", str(library)], stdout=subprocess.PIPE,
-                             text=True, check=True).stdout
+    listing = subprocess.run(
+        [nm, "-D", "--defined-only", str(library)], stdout=subprocess.PIPE, text=True, check=True
+    ).stdout
     exported = {line.split()[-1] for line in listing.splitlines() if line.split()[-2] in ("T", "W")}
     required = {
-        "nvmlInit", "nvmlInit_v2", "nvmlInitWithFlags", "nvmlShutdown", "nvmlErrorString",
-        "nvmlSystemGetDriverVersion", "nvmlSystemGetNVMLVersion", "nvmlSystemGetCudaDriverVersion",
-        "nvmlSystemGetCudaDriverVersion_v2", "nvmlDeviceGetCount", "nvmlDeviceGetCount_v2",
-        "nvmlDeviceGetHandleByIndex", "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByUUID",
-        "nvmlDeviceGetHandleByPciBusId", "nvmlDeviceGetHandleByPciBusId_v2", "nvmlDeviceGetIndex",
-        "nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetSerial", "nvmlDeviceGetPciInfo",
-        "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo_v2",
-        "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperatureV", "nvmlDeviceGetPowerUsage",
-        "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit", "nvmlDeviceGetClockInfo",
-        "nvmlDeviceGetMaxClockInfo", "nvmlDeviceGetCurrentClocksEventReasons",
-        "nvmlDeviceGetCurrentClocksThrottleReasons", "nvmlDeviceGetEccMode", "nvmlDeviceGetTotalEccErrors",
-        "nvmlDeviceGetRetiredPages", "nvmlDeviceGetRetiredPages_v2", "nvmlDeviceGetRetiredPagesPendingStatus",
-        "nvmlDeviceGetRemappedRows", "nvmlDeviceGetMigMode", "nvmlDeviceGetPersistenceMode",
-        "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetFanSpeed", "nvmlDeviceGetCurrPcieLinkGeneration",
-        "nvmlDeviceGetMaxPcieLinkGeneration", "nvmlDeviceGetCurrPcieLinkWidth", "nvmlDeviceGetMaxPcieLinkWidth",
-        "nvmlDeviceGetCudaComputeCapability", "nvmlDeviceGetPerformanceState", "nvmlDeviceGetArchitecture",
-        "nvmlDeviceGetMinorNumber", "nvmlDeviceGetBrand", "nvmlDeviceGetComputeRunningProcesses",
-        "nvmlDeviceGetComputeRunningProcesses_v2", "nvmlDeviceGetComputeRunningProcesses_v3",
+        "nvmlInit",
+        "nvmlInit_v2",
+        "nvmlInitWithFlags",
+        "nvmlShutdown",
+        "nvmlErrorString",
+        "nvmlSystemGetDriverVersion",
+        "nvmlSystemGetNVMLVersion",
+        "nvmlSystemGetCudaDriverVersion",
+        "nvmlSystemGetCudaDriverVersion_v2",
+        "nvmlDeviceGetCount",
+        "nvmlDeviceGetCount_v2",
+        "nvmlDeviceGetHandleByIndex",
+        "nvmlDeviceGetHandleByIndex_v2",
+        "nvmlDeviceGetHandleByUUID",
+        "nvmlDeviceGetHandleByPciBusId",
+        "nvmlDeviceGetHandleByPciBusId_v2",
+        "nvmlDeviceGetIndex",
+        "nvmlDeviceGetName",
+        "nvmlDeviceGetUUID",
+        "nvmlDeviceGetSerial",
+        "nvmlDeviceGetPciInfo",
+        "nvmlDeviceGetPciInfo_v2",
+        "nvmlDeviceGetPciInfo_v3",
+        "nvmlDeviceGetMemoryInfo",
+        "nvmlDeviceGetMemoryInfo_v2",
+        "nvmlDeviceGetTemperature",
+        "nvmlDeviceGetTemperatureV",
+        "nvmlDeviceGetPowerUsage",
+        "nvmlDeviceGetEnforcedPowerLimit",
+        "nvmlDeviceGetPowerManagementLimit",
+        "nvmlDeviceGetClockInfo",
+        "nvmlDeviceGetMaxClockInfo",
+        "nvmlDeviceGetCurrentClocksEventReasons",
+        "nvmlDeviceGetCurrentClocksThrottleReasons",
+        "nvmlDeviceGetEccMode",
+        "nvmlDeviceGetTotalEccErrors",
+        "nvmlDeviceGetRetiredPages",
+        "nvmlDeviceGetRetiredPages_v2",
+        "nvmlDeviceGetRetiredPagesPendingStatus",
+        "nvmlDeviceGetRemappedRows",
+        "nvmlDeviceGetMigMode",
+        "nvmlDeviceGetPersistenceMode",
+        "nvmlDeviceGetUtilizationRates",
+        "nvmlDeviceGetFanSpeed",
+        "nvmlDeviceGetCurrPcieLinkGeneration",
+        "nvmlDeviceGetMaxPcieLinkGeneration",
+        "nvmlDeviceGetCurrPcieLinkWidth",
+        "nvmlDeviceGetMaxPcieLinkWidth",
+        "nvmlDeviceGetCudaComputeCapability",
+        "nvmlDeviceGetPerformanceState",
+        "nvmlDeviceGetArchitecture",
+        "nvmlDeviceGetMinorNumber",
+        "nvmlDeviceGetBrand",
+        "nvmlDeviceGetComputeRunningProcesses",
+        "nvmlDeviceGetComputeRunningProcesses_v2",
+        "nvmlDeviceGetComputeRunningProcesses_v3",
     }
     assert required <= exported, "missing: %s" % sorted(required - exported)
     assert all(name.startswith("nvml") for name in exported), "helpers leak: %s" % sorted(
-        name for name in exported if not name.startswith("nvml"))
-    dynamic = subprocess.run([readelf, "-d", str(library)], stdout=subprocess.PIPE, text=True,
-                             check=True).stdout
+        name for name in exported if not name.startswith("nvml")
+    )
+    dynamic = subprocess.run([readelf, "-d", str(library)], stdout=subprocess.PIPE, text=True, check=True).stdout
     assert re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic) == ["libc.so.6"]
     assert "Library soname: [libnvidia-ml.so.1]" in dynamic
 

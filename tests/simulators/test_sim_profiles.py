@@ -7,8 +7,18 @@ import pytest
 UUID = re.compile(r"GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 BUS_ID = re.compile(r"[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.[0-7]\Z")
 PER_GPU_INTEGERS = (
-    "pci_device_id", "pci_subsystem_id", "memory_total_mib", "memory_used_mib", "temperature_c", "power_draw_mw",
-    "power_limit_mw", "clock_event_reasons", "persistence_mode", "fan_speed_pct", "performance_state", "architecture",
+    "pci_device_id",
+    "pci_subsystem_id",
+    "memory_total_mib",
+    "memory_used_mib",
+    "temperature_c",
+    "power_draw_mw",
+    "power_limit_mw",
+    "clock_event_reasons",
+    "persistence_mode",
+    "fan_speed_pct",
+    "performance_state",
+    "architecture",
 )
 
 

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1041,6 +1042,47 @@ static void report_profile_error(const char *path, const char *reason)
     fprintf(stderr, "libnvidia-ml.so.1 (SIMULATED): cannot load GPU profile %s: %s\n", path, reason);
 }
 
+/* Reads an open file into an exactly sized buffer (so that the JSON reader cannot stray past the text). */
+static int read_whole_file(FILE *file, char **text, size_t *length, char *error, size_t error_size)
+{
+    size_t capacity = 4096, used = 0;
+    char *buf = malloc(capacity);
+
+    for (;;) {
+        size_t got;
+        if (!buf) {
+            snprintf(error, error_size, "out of memory");
+            return -1;
+        }
+        got = fread(buf + used, 1, capacity - used, file);
+        used += got;
+        if (ferror(file)) {
+            snprintf(error, error_size, "read error: %s", strerror(errno));
+            free(buf);
+            return -1;
+        }
+        if (used > SIM_MAX_PROFILE_BYTES) {
+            snprintf(error, error_size, "larger than %u bytes", SIM_MAX_PROFILE_BYTES);
+            free(buf);
+            return -1;
+        }
+        if (got == 0 || feof(file))
+            break;
+        if (used == capacity) {
+            char *grown = realloc(buf, capacity * 2);
+            if (!grown)
+                free(buf);
+            buf = grown;
+            capacity *= 2;
+        }
+    }
+    *text = realloc(buf, used ? used : 1); /* shrink to the text itself */
+    if (!*text)
+        *text = buf;
+    *length = used;
+    return 0;
+}
+
 /* Reads the profile into sim. A missing file is a host without the kernel driver. */
 static nvmlReturn_t load_profile(void)
 {
@@ -1063,17 +1105,8 @@ static nvmlReturn_t load_profile(void)
         report_profile_error(path, strerror(errno));
         return NVML_ERROR_UNKNOWN;
     }
-    text = malloc(SIM_MAX_PROFILE_BYTES + 1);
-    if (!text) {
-        fclose(file);
-        report_profile_error(path, "out of memory");
-        return NVML_ERROR_UNKNOWN;
-    }
-    length = fread(text, 1, SIM_MAX_PROFILE_BYTES + 1, file);
-    if (ferror(file)) {
-        snprintf(ld.error, sizeof(ld.error), "read error: %s", strerror(errno));
-    } else if (length > SIM_MAX_PROFILE_BYTES) {
-        snprintf(ld.error, sizeof(ld.error), "larger than %u bytes", SIM_MAX_PROFILE_BYTES);
+    if (read_whole_file(file, &text, &length, ld.error, sizeof(ld.error)) < 0) {
+        /* ld.error says why */
     } else if (memchr(text, '\0', length)) {
         snprintf(ld.error, sizeof(ld.error), "contains a NUL byte, not JSON text");
     } else if (!(root = json_parse(text, length, parse_error, sizeof(parse_error)))) {
@@ -1131,11 +1164,14 @@ static nvmlReturn_t lock_system(void)
 static nvmlReturn_t lock_device(nvmlDevice_t device, const struct sim_gpu **gpu)
 {
     nvmlReturn_t rc = lock_system();
+    uintptr_t offset;
 
     if (rc != NVML_SUCCESS)
         return rc;
-    /* a handle is a pointer into the current GPU table; anything else is rejected */
-    if (!device || sim.gpu_count == 0 || device < sim.gpus || device >= sim.gpus + sim.gpu_count) {
+    /* a handle is the address of an entry of the current GPU table; anything else is rejected */
+    offset = (uintptr_t)device - (uintptr_t)sim.gpus;
+    if (!device || (uintptr_t)device < (uintptr_t)sim.gpus || offset % sizeof(struct sim_gpu) != 0 ||
+        offset / sizeof(struct sim_gpu) >= sim.gpu_count) {
         pthread_mutex_unlock(&sim_lock);
         return NVML_ERROR_INVALID_ARGUMENT;
     }

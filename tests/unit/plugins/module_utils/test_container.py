@@ -6,7 +6,6 @@
 import json
 
 import pytest
-
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import container
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult
 

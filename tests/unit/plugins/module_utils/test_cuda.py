@@ -8,7 +8,6 @@ import os
 import shutil
 
 import pytest
-
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import cuda
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult, run_command
 

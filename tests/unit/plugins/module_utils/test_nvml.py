@@ -8,20 +8,17 @@ The parity tests run the real nvidia-ml-py bindings against the simulated NVML l
 subprocess, because the dynamic linker reads LD_LIBRARY_PATH only when a process starts.
 """
 
-import glob
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvml
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 SIM_DIR = os.path.join(REPO, "tests", "simulators")
-SIM_LIB_DIR = os.path.join(SIM_DIR, "nvml")
 SIM_BIN = os.path.join(SIM_DIR, "bin")
 PROFILES_DIR = os.path.join(SIM_DIR, "profiles")
 # .build/collections: the directory that makes `ansible_collections.gpufleet.nvidia` importable.
@@ -752,22 +749,10 @@ print(json.dumps(facts))
 """
 
 
-def _profiles():
-    paths = glob.glob(os.path.join(PROFILES_DIR, "*.json"))
-    return sorted(os.path.splitext(os.path.basename(path))[0] for path in paths)
-
-
 @pytest.fixture(scope="session")
-def sim_lib_dir():
-    """The directory holding the simulated libnvidia-ml.so.1, built with make when needed."""
-    library = os.path.join(SIM_LIB_DIR, "libnvidia-ml.so.1")
-    if not os.path.exists(library):
-        if not os.path.exists(os.path.join(SIM_LIB_DIR, "Makefile")):
-            pytest.skip("the simulated NVML library (tests/simulators/nvml) is not in this checkout")
-        build = subprocess.run(["make", "-C", SIM_LIB_DIR], capture_output=True, text=True, check=False)
-        if build.returncode != 0 or not os.path.exists(library):
-            pytest.skip("cannot build the simulated NVML library: " + (build.stderr or build.stdout)[-500:])
-    return SIM_LIB_DIR
+def sim_lib_dir(fake_nvml_dir):
+    """The directory holding the simulated libnvidia-ml.so.1 (built fresh by tests/conftest.py)."""
+    return str(fake_nvml_dir)
 
 
 def _load_profile(name):
@@ -792,18 +777,14 @@ def _via_pynvml(lib_dir, profile_path):
 
 
 def _via_nvidia_smi(monkeypatch, profile_path):
-    if not os.access(os.path.join(SIM_BIN, "nvidia-smi"), os.X_OK):
-        pytest.skip("the simulated nvidia-smi (tests/simulators/bin/nvidia-smi) is not in this checkout")
     monkeypatch.setenv("PATH", SIM_BIN + os.pathsep + os.environ.get("PATH", ""))
     monkeypatch.setenv("GPUFLEET_SIM_GPU_PROFILE", profile_path)
     return nvml.collect_via_nvidia_smi()
 
 
-@pytest.mark.parametrize("profile", _profiles() or ["a6000x8", "h100", "cpu", "faulty"])
+@pytest.mark.parametrize("profile", ["a6000x8", "h100", "cpu", "faulty"])
 def test_pynvml_and_nvidia_smi_agree_on_simulated_hosts(sim_lib_dir, monkeypatch, profile):
     profile_path = os.path.join(PROFILES_DIR, profile + ".json")
-    if not os.path.exists(profile_path):
-        pytest.skip(f"simulator profile {profile} is not in this checkout")
     spec = _load_profile(profile)
     from_nvml = _via_pynvml(sim_lib_dir, profile_path)
     from_smi = _via_nvidia_smi(monkeypatch, profile_path)
@@ -850,8 +831,6 @@ def test_pynvml_and_nvidia_smi_agree_on_simulated_hosts(sim_lib_dir, monkeypatch
 
 def test_faulty_simulated_gpu_reports_its_health_reasons(sim_lib_dir):
     profile_path = os.path.join(PROFILES_DIR, "faulty.json")
-    if not os.path.exists(profile_path):
-        pytest.skip("simulator profile faulty is not in this checkout")
     facts = _via_pynvml(sim_lib_dir, profile_path)
     assert facts["healthy"] is False
     assert facts["devices"][0]["health"] == "ok"

@@ -10,7 +10,6 @@ import textwrap
 import time
 
 import pytest
-
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import torch_probe
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult, run_command
 

@@ -12,18 +12,15 @@ GPU library (tests/simulators/nvml), loaded into pynvml explicitly because LD_LI
 import ctypes
 import json
 import os
-import subprocess
 
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvml
 from ansible_collections.gpufleet.nvidia.plugins.modules import gpu_facts
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 SIM_DIR = os.path.join(REPO, "tests", "simulators")
-SIM_LIB = os.path.join(SIM_DIR, "nvml", "libnvidia-ml.so.1")
 SIM_BIN = os.path.join(SIM_DIR, "bin")
 PROFILES_DIR = os.path.join(SIM_DIR, "profiles")
 
@@ -237,17 +234,9 @@ def test_fail_on_missing_gpu_passes_when_present(recorder):
 
 
 @pytest.fixture(scope="session")
-def sim_library():
-    """Path of the simulated libnvidia-ml.so.1, built with make when needed."""
-    if not os.path.exists(os.path.join(SIM_DIR, "nvml", "Makefile")) and not os.path.exists(SIM_LIB):
-        pytest.skip("the simulated NVML library (tests/simulators/nvml) is not in this checkout")
-    if not os.path.exists(SIM_LIB):
-        build = subprocess.run(
-            ["make", "-C", os.path.join(SIM_DIR, "nvml")], capture_output=True, text=True, check=False
-        )
-        if build.returncode != 0 or not os.path.exists(SIM_LIB):
-            pytest.skip("cannot build the simulated NVML library: " + (build.stderr or build.stdout)[-500:])
-    return SIM_LIB
+def sim_library(fake_nvml_dir):
+    """Path of the simulated libnvidia-ml.so.1 (built fresh by tests/conftest.py)."""
+    return str(fake_nvml_dir / "libnvidia-ml.so.1")
 
 
 @pytest.fixture
@@ -260,8 +249,6 @@ def simulated_host(sim_library, monkeypatch):
 
     def use_profile(name):
         path = os.path.join(PROFILES_DIR, name + ".json")
-        if not os.path.exists(path):
-            pytest.skip(f"simulator profile {name} is not in this checkout")
         monkeypatch.setenv("GPUFLEET_SIM_GPU_PROFILE", path)
         with open(path) as handle:
             return json.load(handle)
