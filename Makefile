@@ -12,11 +12,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Keep ansible-lint/molecule caches inside the checkout's ignored build dir.
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 
-.PHONY: help demo test lint ruff ansible-lint sanity unit molecule bench test-gpu venv host-deps image clean
+.PHONY: help demo test lint ruff ansible-lint sanity unit integration molecule bench test-gpu venv host-deps image clean
 
 help:
 	@echo "make demo      simulated GPU fleet in local systemd containers + playbooks/site.yml"
-	@echo "make test      every test layer: lint, sanity, unit, molecule"
+	@echo "make test      every test layer: lint, sanity, unit, integration, molecule"
 	@echo "make test-gpu  tests marked gpu (needs a real NVIDIA GPU)"
 	@echo "make bench     benchmarks under bench/"
 
@@ -32,7 +32,7 @@ image: host-deps venv
 demo: host-deps venv
 	@hack/demo.sh
 
-test: lint sanity unit molecule
+test: lint sanity unit integration molecule
 	@echo "make test: all layers passed"
 
 lint: ruff ansible-lint
@@ -48,7 +48,11 @@ sanity: venv
 	hack/sanity.sh
 
 unit: venv host-deps
-	python -m pytest -m "not gpu"
+	python -m pytest -m "not gpu" tests/unit tests/simulators
+
+integration: venv host-deps
+	hack/torch-venv.sh
+	python -m pytest -m "not gpu" tests/integration
 
 molecule: host-deps venv
 	for s in $(MOLECULE_SCENARIOS); do hack/molecule.sh test -s "$$s"; done
