@@ -38,6 +38,15 @@ def run_gpu_facts(args, path_env=None, check_mode=False):
     return result["ansible_facts"]["gpu"]
 
 
+def run_gpu_facts_expecting_failure(args):
+    """The completed `ansible localhost -m gpufleet.nvidia.gpu_facts -a ARGS`, which must fail."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    argv = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", "gpufleet.nvidia.gpu_facts", "-a", args]
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0, proc.stdout
+    return proc
+
+
 def real_toolkits():
     return sorted(p for p in glob.glob("/usr/local/cuda-*") if os.path.isfile(os.path.join(p, "bin", "nvcc")))
 
@@ -52,24 +61,7 @@ def test_no_gpu_here_is_a_normal_answer():
 
 
 def test_fail_on_missing_gpu_fails_with_the_reason():
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    proc = subprocess.run(
-        [
-            os.path.join(VENV_BIN, "ansible"),
-            "localhost",
-            "-m",
-            "gpufleet.nvidia.gpu_facts",
-            "-a",
-            "gather_subset=nvml fail_on_missing_gpu=true",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode != 0
+    proc = run_gpu_facts_expecting_failure("gather_subset=nvml fail_on_missing_gpu=true")
     assert "No NVIDIA GPU found" in proc.stdout
 
 
@@ -113,24 +105,7 @@ def test_check_mode_returns_the_same_facts():
 
 
 def test_unknown_subset_fails_naming_the_option():
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    proc = subprocess.run(
-        [
-            os.path.join(VENV_BIN, "ansible"),
-            "localhost",
-            "-m",
-            "gpufleet.nvidia.gpu_facts",
-            "-a",
-            "gather_subset=nvml,gpus",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode != 0
+    proc = run_gpu_facts_expecting_failure("gather_subset=nvml,gpus")
     assert "gather_subset" in proc.stdout and "gpus" in proc.stdout
 
 
