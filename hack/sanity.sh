@@ -28,3 +28,19 @@ cp hack/ansible_test_pip_bootstrap.py "$HOME/.ansible/test/cache/get_pip_${pip_v
 
 cd "$dest"
 "$repo/.venv/bin/ansible-test" sanity --venv --python "${SANITY_PYTHON:-3.11}" --color no "$@"
+
+# Module code runs on managed hosts with Python 3.8+: also compile and import it under 3.8 when this machine has
+# one (pyenv here ships 3.8). Without it, say so rather than pass silently.
+py38=
+for candidate in "$(command -v python3.8 2>/dev/null)" "$HOME"/.pyenv/versions/3.8*/bin/python3.8; do
+  # pyenv's shim exists even where it cannot run 3.8: take the first interpreter that really starts.
+  if [[ -z "$py38" && -x "$candidate" ]] && "$candidate" -c 'import sys' >/dev/null 2>&1; then
+    py38=$candidate
+  fi
+done
+if [[ -n "$py38" && $# -eq 0 ]]; then
+  PATH="$(dirname "$py38"):$PATH" "$repo/.venv/bin/ansible-test" sanity --venv --python 3.8 --test compile --test import \
+    --color no
+else
+  echo "sanity: no Python 3.8 on this machine: module code was not compiled/imported under 3.8" >&2
+fi
