@@ -39,7 +39,9 @@ for candidate in "$(command -v python3.8 2>/dev/null)" "$HOME"/.pyenv/versions/3
   fi
 done
 if [[ -n "$py38" && $# -eq 0 ]]; then
-  PATH="$(dirname "$py38"):$PATH" "$repo/.venv/bin/ansible-test" sanity --venv --python 3.8 --test compile --test import \
+  # Drop pyenv's shims from PATH for this call: ansible-test would find the shim before the real interpreter.
+  path_without_shims=$(tr ':' '\n' <<<"$PATH" | grep -v '/\.pyenv/shims$' | paste -sd:)
+  PATH="$(dirname "$py38"):$path_without_shims" "$repo/.venv/bin/ansible-test" sanity --venv --python 3.8 --test compile --test import \
     --color no
 else
   echo "sanity: no Python 3.8 on this machine: module code was not compiled/imported under 3.8" >&2
