@@ -258,3 +258,43 @@ def test_script_is_a_marked_python38_executable(sim):
     assert source.startswith("#!/usr/bin/env python3\n")
     assert "SIMULATED" in source.splitlines()[1]
     ast.parse(source, feature_version=(3, 8))
+
+
+# ------------------------------------------------------------------------------------------------
+# system create-dev-char-symlinks
+# ------------------------------------------------------------------------------------------------
+
+
+def test_dev_char_symlinks_created_only_in_the_test_directory(sim, tmp_path, monkeypatch):
+    links = tmp_path / "char"
+    links.mkdir()
+    monkeypatch.setenv("GPUFLEET_SIM_DEV_CHAR_DIR", str(links))
+    gpus = sim.load_profile("a6000x8")["gpus"]
+    args = ["system", "create-dev-char-symlinks", "--create-all"]
+    result = ctk(sim, args, sim.profile_path("a6000x8"))
+    assert result.returncode == 0, result.stderr
+    made = {entry.name: os.readlink(str(entry)) for entry in links.iterdir()}
+    expected = {"195:%d" % index: "/dev/nvidia%d" % index for index in range(len(gpus))}
+    expected.update({"195:255": "/dev/nvidiactl", "510:0": "/dev/nvidia-uvm", "510:1": "/dev/nvidia-uvm-tools"})
+    assert made == expected
+    # a second run finds every link in place and says nothing
+    again = ctk(sim, args, sim.profile_path("a6000x8"))
+    assert again.returncode == 0 and "Created link" not in again.stderr
+
+
+def test_dev_char_symlinks_without_the_test_directory_only_report(sim, monkeypatch):
+    monkeypatch.delenv("GPUFLEET_SIM_DEV_CHAR_DIR", raising=False)
+    result = ctk(sim, ["system", "create-dev-char-symlinks", "--create-all"], sim.profile_path("h100"))
+    assert result.returncode == 0, result.stderr
+    assert "Would create link /dev/char/195:0 => /dev/nvidia0 (simulated)" in result.stderr
+    assert "/dev/char/195:255 => /dev/nvidiactl" in result.stderr
+
+
+def test_dev_char_symlinks_need_the_driver(sim, tmp_path, monkeypatch):
+    links = tmp_path / "char"
+    links.mkdir()
+    monkeypatch.setenv("GPUFLEET_SIM_DEV_CHAR_DIR", str(links))
+    result = ctk(sim, ["system", "create-dev-char-symlinks"], tmp_path / "no-profile.json")
+    assert result.returncode == 1
+    assert "Driver Not Loaded" in result.stderr
+    assert list(links.iterdir()) == []
