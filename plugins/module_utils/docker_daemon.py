@@ -64,9 +64,25 @@ def merge_daemon_config(
     return merged
 
 
-def render_daemon_json(config):
-    """The text written to daemon.json: 4-space JSON (as nvidia-ctk writes it), keys in their order, UTF-8 kept."""
-    return json.dumps(config, indent=4, ensure_ascii=False) + "\n"
+DEFAULT_INDENT = 4
+
+
+def detect_indent(text):
+    """The indentation the file already uses (spaces count, or a tab), so a rewrite keeps the operator's layout.
+
+    DEFAULT_INDENT (as nvidia-ctk writes) when the file is missing, empty or on one line.
+    """
+    for line in (text or "").splitlines():
+        stripped = line.lstrip(" \t")
+        if stripped and stripped != line:
+            lead = line[: len(line) - len(stripped)]
+            return "\t" if lead.startswith("\t") else len(lead)
+    return DEFAULT_INDENT
+
+
+def render_daemon_json(config, indent=DEFAULT_INDENT):
+    """The text written to daemon.json: JSON with the given indent, keys in their order, UTF-8 kept."""
+    return json.dumps(config, indent=indent, ensure_ascii=False) + "\n"
 
 
 def load_daemon_config(text, path):
@@ -95,6 +111,6 @@ def plan_daemon_config(
     return {
         "changed": changed,
         "before": text or "",
-        "after": render_daemon_json(merged) if changed else (text or ""),
+        "after": render_daemon_json(merged, detect_indent(text)) if changed else (text or ""),
         "config": merged,
     }

@@ -183,3 +183,20 @@ def test_plan_rendering_is_stable():
     second = plan_daemon_config(first["after"], PATH, default_nvidia=True)
     assert second["changed"] is False
     assert render_daemon_json(second["config"]) == first["after"]
+
+
+@pytest.mark.parametrize(
+    ("text", "indent"),
+    [
+        (None, 4),
+        ("", 4),
+        ('{"debug": true}', 4),
+        ('{\n  "debug": true\n}\n', 2),
+        ('{\n    "debug": true\n}\n', 4),
+        ('{\n\t"debug": true\n}\n', "\t"),
+    ],
+)
+def test_rewrite_keeps_the_files_indentation(text, indent):
+    plan = plan_daemon_config(text, "/etc/docker/daemon.json")
+    assert plan["changed"] is True
+    assert plan["after"] == json.dumps(plan["config"], indent=indent, ensure_ascii=False) + "\n"
