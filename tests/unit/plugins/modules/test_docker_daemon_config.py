@@ -5,9 +5,10 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.gpufleet.nvidia.plugins.modules import docker_daemon_config
+from ansible_collections.gpufleet.nvidia.tests.unit.plugins.modules.module_harness import (
+    run_module_main,
+)
 
 EXISTING = {
     "storage-driver": "vfs",
@@ -16,33 +17,9 @@ EXISTING = {
 }
 
 
-class AnsibleExitJson(Exception):
-    pass
-
-
-class AnsibleFailJson(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise AnsibleExitJson(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    raise AnsibleFailJson(kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _catch_module_exit(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
-
-
 def run_module(args, expect_failure=False):
-    expected = AnsibleFailJson if expect_failure else AnsibleExitJson
-    with patch_module_args(args), pytest.raises(expected) as caught:
-        docker_daemon_config.main()
-    return caught.value.args[0]
+    """Run docker_daemon_config.main() with args; return the exit_json (or fail_json) keyword arguments."""
+    return run_module_main(docker_daemon_config.main, args, expect_failure)
 
 
 @pytest.fixture

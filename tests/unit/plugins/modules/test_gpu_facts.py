@@ -14,10 +14,11 @@ import json
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvml
 from ansible_collections.gpufleet.nvidia.plugins.modules import gpu_facts
+from ansible_collections.gpufleet.nvidia.tests.unit.plugins.modules.module_harness import (
+    run_module_main,
+)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 SIM_DIR = os.path.join(REPO, "tests", "simulators")
@@ -25,34 +26,9 @@ SIM_BIN = os.path.join(SIM_DIR, "bin")
 PROFILES_DIR = os.path.join(SIM_DIR, "profiles")
 
 
-class AnsibleExitJson(Exception):
-    pass
-
-
-class AnsibleFailJson(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise AnsibleExitJson(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    raise AnsibleFailJson(kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _catch_module_exit(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
-
-
 def run_module(args, expect_failure=False):
     """Run gpu_facts.main() with args; return the exit_json (or fail_json) keyword arguments."""
-    expected = AnsibleFailJson if expect_failure else AnsibleExitJson
-    with patch_module_args(args), pytest.raises(expected) as caught:
-        gpu_facts.main()
-    return caught.value.args[0]
+    return run_module_main(gpu_facts.main, args, expect_failure)
 
 
 class Recorder:
