@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 # Scenarios run by `make test` (molecule/demo is the demo, run by `make demo`).
-MOLECULE_SCENARIOS ?= default cuda_env docker_runtime
+MOLECULE_SCENARIOS ?= default cuda_env docker_runtime command_service
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Keep ansible-lint/molecule caches inside the checkout's ignored build dir.
@@ -48,7 +48,7 @@ sanity: venv
 	hack/sanity.sh
 
 unit: venv host-deps
-	python -m pytest -m "not gpu" tests/unit tests/simulators
+	python -m pytest -m "not gpu" tests/unit tests/simulators tests/command_service
 
 integration: venv host-deps
 	hack/torch-venv.sh

@@ -8,6 +8,9 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || need_pkgs+=(make)
+# tests/command_service mounts the queue through sshfs over a private sshd on loopback.
+command -v sshfs >/dev/null 2>&1 || need_pkgs+=(sshfs)
+[[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
 # python3 -m venv needs ensurepip; pyenv/python.org builds have it, Debian's python3 needs python3-venv.
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 

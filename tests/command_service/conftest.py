@@ -1,0 +1,45 @@
+# Copyright (c) 2026 gpufleet contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fixtures running the real command service as subprocesses against the simulated Ollama server on loopback."""
+
+import pytest
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import command_queue as cq
+from ansible_collections.gpufleet.nvidia.tests.command_service.harness import Daemon, OllamaSim
+
+
+@pytest.fixture(scope="session")
+def ollama_sim():
+    sim = OllamaSim()
+    yield sim
+    sim.close()
+
+
+@pytest.fixture
+def sim(ollama_sim):
+    ollama_sim.reset()
+    yield ollama_sim
+    ollama_sim.reset()
+
+
+@pytest.fixture
+def queue_root(tmp_path):
+    return cq.ensure_layout(str(tmp_path / "queue"))
+
+
+@pytest.fixture
+def start_daemon(tmp_path, sim):
+    started = []
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+
+    def start(root, worker_id="w1", *extra, url=None, wait=True):
+        daemon = Daemon(root, url or sim.url, worker_id, str(log_dir), "--rescan-interval", "0.2", *extra)
+        started.append(daemon)
+        return daemon.wait_started() if wait else daemon
+
+    yield start
+    for daemon in started:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait(10)

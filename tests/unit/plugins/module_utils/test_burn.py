@@ -1,0 +1,455 @@
+"""The burn-in engine's decisions: gpu-burn parsing, aggregation, thresholds, records, plans and command lines.
+
+The gpu-burn transcripts below are written by us from gpu-burn's documented output format: progress lines separated
+by carriage returns, one ``proc'd``/``errors``/``temps`` cell per GPU joined by `` - ``, and a final
+``Tested N GPUs`` block with ``GPU i: OK`` or ``GPU i: FAULTY``.
+"""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn_worker import WORKER_SOURCE
+
+HEADER = (
+    "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aaaa)\n"
+    "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-bbbb)\n"
+    "Initialized device 0 with 81079 MB of memory (80530 MB available, using 72477 MB of it), using FLOATS\n"
+    "Results are 268435456 bytes each, thus performing 280 iterations\n"
+    "Burning for 60 seconds.\n"
+)
+
+
+def progress(percent, gflops, errors, temps):
+    procd = " - ".join(f"{1000 * (i + 1)} ({g} Gflop/s)" for i, g in enumerate(gflops))
+    errs = " - ".join(str(e) for e in errors)
+    temp = " - ".join(f"{t} C" for t in temps)
+    return f"{percent:.1f}%  proc'd: {procd}   errors: {errs}   temps: {temp} "
+
+
+def transcript(verdicts, errors=(0, 0), extra=""):
+    lines = "\r".join(progress(p, [50000 + p, 51000 + p], errors, [60 + int(p) // 10, 61]) for p in (5, 20, 50, 90))
+    tail = "\nKilling processes with SIGTERM (soft kill)\ndone\n\nTested 2 GPUs:\n"
+    tail += "".join(f"\tGPU {i}: {v}\n" for i, v in enumerate(verdicts))
+    return HEADER + lines + extra + tail
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_verdicts", "failures", "no_clients"),
+    [
+        (transcript(["OK", "OK"]), {0: "OK", 1: "OK"}, 0, False),
+        (transcript(["OK", "FAULTY"], errors=(0, 12)), {0: "OK", 1: "FAULTY"}, 0, False),
+        (transcript(["OK"]), {0: "OK", 1: None}, 0, False),
+        (
+            HEADER + progress(10.0, [50000], [0], [60]) + "\n\nNo clients are alive!  Aborting\n",
+            {0: None, 1: None},
+            1,
+            True,
+        ),
+        (transcript(["OK", "OK"], extra="\nGPU 1: DIED!\n"), {0: "OK", 1: "OK"}, 1, False),
+        (
+            "Couldn't init a GPU test: Error in load module (gpu_burn-drv.cpp:239): a PTX JIT compilation failed\n",
+            {},
+            1,
+            False,
+        ),
+        ("", {}, 0, False),
+    ],
+    ids=["ok", "faulty", "missing-verdict", "no-clients", "died", "init-failure", "empty"],
+)
+def test_parse_gpu_burn_output(text, expected_verdicts, failures, no_clients):
+    parsed = burn.parse_gpu_burn_output(text)
+    assert {i: g["verdict"] for i, g in parsed["gpus"].items()} == expected_verdicts
+    assert len(parsed["failures"]) == failures
+    assert parsed["no_clients_alive"] is no_clients
+
+
+def test_parse_gpu_burn_progress_values():
+    parsed = burn.parse_gpu_burn_output(transcript(["OK", "FAULTY"], errors=(0, 12)))
+    gpu0, gpu1 = parsed["gpus"][0], parsed["gpus"][1]
+    assert gpu0["uuid"] == "GPU-aaaa" and gpu0["name"] == "NVIDIA H100 80GB HBM3"
+    assert gpu0["gflops"] == [50005.0, 50020.0, 50050.0, 50090.0]
+    assert gpu0["percent"] == [5.0, 20.0, 50.0, 90.0]
+    assert gpu1["errors"] == 12 and gpu0["errors"] == 0
+    assert gpu0["temps"] == [60, 62, 65, 69]
+
+
+def test_parse_gpu_burn_died_in_errors_cell_and_warnings():
+    text = HEADER + "50.0%  proc'd: 10 (100 Gflop/s) - 0 (0 Gflop/s)   errors: 0 - 0 (DIED!)   temps: 50 C - 0 C \n"
+    text += "WARNING: GPU 0 is running hot\n"
+    parsed = burn.parse_gpu_burn_output(text)
+    assert parsed["gpus"][1]["died"] is True and parsed["gpus"][0]["died"] is False
+    assert parsed["warnings"] == ["WARNING: GPU 0 is running hot"]
+
+
+def gpu_plan(duration=60.0, dtype="fp32", names=("NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3")):
+    targets = [
+        {"index": i, "uuid": f"GPU-{i}", "name": n, "device": f"cuda:{i}", "compute_capability": "9.0"}
+        for i, n in enumerate(names)
+    ]
+    plan = {
+        "backend": "gpu_burn",
+        "device": "cuda",
+        "dtype": dtype,
+        "duration": duration,
+        "memory_fraction": 0.9,
+        "matrix_size": "auto",
+        "inject_fault": False,
+        "driver_version": "580.65",
+        "targets": targets,
+    }
+    plan["key"] = burn.record_key(plan)
+    return plan
+
+
+def test_aggregate_gpu_burn_fails_faulty_and_missing_verdict():
+    plan = gpu_plan()
+    parsed = burn.parse_gpu_burn_output(transcript(["FAULTY"], errors=(3, 0)))
+    results = burn.aggregate_gpu_burn(plan, parsed, {})
+    failing = burn.judge(results, {"max_errors": 0})
+    assert [r["index"] for r in failing] == [0, 1]
+    assert any("gpu-burn verdict FAULTY" in reason for reason in results[0]["reasons"])
+    assert any("3 result mismatch" in reason for reason in results[0]["reasons"])
+    assert "gpu-burn printed no verdict for this GPU" in results[1]["reasons"]
+    # Warm-up (the first 10% of the run) is left out of the TFLOPS figures.
+    assert results[0]["tflops"]["min"] == pytest.approx(50.020)
+    assert results[0]["peak_tflops"] == 67.0
+    assert results[0]["max_temperature_c"] == 69
+
+
+def test_aggregate_gpu_burn_passes_when_all_ok():
+    results = burn.aggregate_gpu_burn(gpu_plan(), burn.parse_gpu_burn_output(transcript(["OK", "OK"])), {})
+    assert burn.judge(results, {"max_errors": 0}) == []
+
+
+def worker_output(progress_points, errors=0, summary=True):
+    lines = [json.dumps({"event": "start", "matrix_size": 8192})]
+    for t, tflops in progress_points:
+        lines.append(json.dumps({"event": "progress", "t": t, "tflops": tflops, "iterations": 10, "errors": errors}))
+    if summary:
+        lines.append(
+            json.dumps(
+                {
+                    "event": "summary",
+                    "iterations": 100,
+                    "errors": errors,
+                    "nans": 0,
+                    "matrix_size": 8192,
+                    "spot_checks": 5,
+                    "spot_check_failures": 0,
+                    "tflops": 700.0,
+                }
+            )
+        )
+    lines.append("some stray warning from torch")
+    return "\n".join(lines)
+
+
+def torch_plan(duration=20.0, name="NVIDIA H100 80GB HBM3", dtype="bf16"):
+    plan = gpu_plan(duration, dtype, names=(name,))
+    plan["backend"] = "torch"
+    return plan
+
+
+def test_aggregate_torch_excludes_warmup_and_summarizes_samples():
+    plan = torch_plan()
+    events = burn.parse_worker_output(worker_output([(1.0, 100.0), (2.0, 300.0), (3.1, 780.0), (4.1, 790.0)]))
+    assert events["noise"] == ["some stray warning from torch"]
+    samples = [
+        {"index": 0, "temperature_c": 60, "power_draw_w": 600.0, "sm_clock_mhz": 1980, "clock_event_reasons": []},
+        {
+            "index": 0,
+            "temperature_c": 72,
+            "power_draw_w": 700.0,
+            "sm_clock_mhz": 1755,
+            "clock_event_reasons": ["sw_power_cap"],
+        },
+    ]
+    result = burn.aggregate_torch_gpu(plan["targets"][0], plan, events, samples)
+    assert result["tflops"] == {"median": 785.0, "min": 780.0, "max": 790.0}
+    assert result["fraction_of_peak"] == pytest.approx(785.0 / 989.0, abs=1e-4)
+    assert result["max_temperature_c"] == 72
+    assert result["power_w"] == {"mean": 650.0, "max": 700.0}
+    assert result["throttle_fractions"] == {"sw_power_cap": 0.5}
+    assert result["samples"] == 2
+    assert burn.evaluate(result, {"max_errors": 0}) == ("pass", [])
+
+
+def test_worker_without_summary_or_with_a_crash_fails():
+    plan = torch_plan()
+    events = burn.parse_worker_output(worker_output([(1.0, 100.0)], summary=False))
+    result = burn.aggregate_torch_gpu(plan["targets"][0], plan, events, [])
+    assert burn.evaluate(result, {})[1] == ["the worker ended without a summary"]
+    crashed = burn.aggregate_torch_gpu(plan["targets"][0], plan, events, [], "exited with rc 1: CUDA error")
+    assert burn.evaluate(crashed, {})[1] == ["exited with rc 1: CUDA error"]
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "changes", "expected"),
+    [
+        ({}, {}, []),
+        ({"min_tflops": 800}, {}, ["785.000 TFLOPS is below min_tflops 800"]),
+        ({"min_fraction_of_peak": 0.9}, {}, ["79.4% of the 989 TFLOPS peak is below min_fraction_of_peak 90.0%"]),
+        ({"max_temperature_c": 70}, {}, ["reached 72 C, above max_temperature_c 70"]),
+        ({"max_errors": 0}, {"errors": 2}, ["2 result mismatch(es) against the first result (max_errors 0)"]),
+        ({"max_errors": 5}, {"errors": 2}, []),
+        ({}, {"nans": 3}, ["3 NaN/Inf value(s) in results"]),
+        ({}, {"spot_check_failures": 1}, ["1 spot check(s) disagree with the FP64 reference"]),
+        ({"min_fraction_of_peak": 0.9}, {"fraction_of_peak": None, "peak_tflops": None}, []),
+    ],
+    ids=["none", "tflops", "peak", "temperature", "errors", "errors-tolerated", "nans", "spot", "unknown-peak"],
+)
+def test_evaluate_thresholds(thresholds, changes, expected):
+    result = {
+        "tflops": {"median": 785.0},
+        "peak_tflops": 989.0,
+        "fraction_of_peak": 0.7937,
+        "max_temperature_c": 72,
+        "errors": 0,
+        "nans": 0,
+        "spot_check_failures": 0,
+        "worker_problems": [],
+    }
+    result.update(changes)
+    verdict, reasons = burn.evaluate(result, thresholds)
+    assert [r.split(" (results")[0] for r in reasons] == expected
+    assert verdict == ("fail" if expected else "pass")
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "peak"),
+    [
+        ("NVIDIA H100 80GB HBM3", "bf16", 989.0),
+        ("NVIDIA H100 PCIe", "bf16", 756.0),
+        ("NVIDIA H200", "tf32", 495.0),
+        ("NVIDIA H100 80GB HBM3", "fp64", 67.0),
+        ("NVIDIA A100-SXM4-80GB", "fp32", 19.5),
+        ("NVIDIA RTX A6000", "bf16", 155.0),
+        ("NVIDIA RTX A6000", "fp32", 38.7),
+        ("NVIDIA RTX A6000", "fp64", None),
+        ("Tesla T4", "bf16", None),
+        (None, "bf16", None),
+    ],
+)
+def test_peak_tflops(name, dtype, peak):
+    assert burn.peak_tflops(name, dtype) == peak
+
+
+def test_record_key_covers_uuids_driver_backend_dtype_duration():
+    plan = gpu_plan()
+    same = gpu_plan()
+    same["targets"].reverse()
+    assert burn.record_key(same) == plan["key"]
+    for field, value in (("driver_version", "580.82"), ("backend", "torch"), ("dtype", "fp64"), ("duration", 61.0)):
+        other = gpu_plan()
+        other[field] = value
+        assert burn.record_key(other) != plan["key"], field
+    other = gpu_plan()
+    other["targets"][1]["uuid"] = "GPU-replaced"
+    assert burn.record_key(other) != plan["key"]
+    # Thresholds, memory fraction and matrix size do not change what a passing result proves about the GPUs.
+    other = gpu_plan()
+    other["memory_fraction"] = 0.5
+    assert burn.record_key(other) == plan["key"]
+
+
+def passing_record(plan, finished):
+    results = burn.aggregate_gpu_burn(plan, burn.parse_gpu_burn_output(transcript(["OK", "OK"])), {})
+    burn.judge(results, {})
+    return burn.build_record(plan, results, finished - 60, finished)
+
+
+def test_record_roundtrip_and_max_age(tmp_path):
+    plan = gpu_plan()
+    record = passing_record(plan, finished=1000.0)
+    path = burn.write_record(str(tmp_path), record)
+    assert os.path.basename(path) == f"burnin-{plan['key']}.json"
+    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(path)]  # no temporary file left
+    loaded = burn.read_record(str(tmp_path), plan["key"])
+    assert loaded == json.loads(json.dumps(record))
+    assert burn.reusable(loaded, {}, max_age=3600, now=2000.0)
+    assert not burn.reusable(loaded, {}, max_age=500, now=2000.0)
+    assert not burn.reusable(loaded, {}, max_age=0, now=2000.0)
+    # Reused only while it still passes the thresholds asked for now.
+    assert not burn.reusable(loaded, {"min_tflops": 100}, max_age=3600, now=2000.0)
+    assert burn.read_record(str(tmp_path), "other") is None
+
+
+def test_failing_or_corrupt_records_are_not_reused(tmp_path):
+    plan = gpu_plan()
+    record = passing_record(plan, finished=1000.0)
+    record["gpus"][0]["errors"] = 4
+    assert not burn.reusable(record, {"max_errors": 0}, max_age=3600, now=1100.0)
+    (tmp_path / f"burnin-{plan['key']}.json").write_text("{not json")
+    assert burn.read_record(str(tmp_path), plan["key"]) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(90, 90.0), ("90", 90.0), ("10m", 600.0), ("2h", 7200.0), ("7d", 604800.0), ("1.5m", 90.0)]
+)
+def test_parse_duration(value, seconds):
+    assert burn.parse_duration(value, "duration") == seconds
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "5w", ""])
+def test_parse_duration_rejects(value):
+    with pytest.raises(burn.BurnError, match="max_age"):
+        burn.parse_duration(value, "max_age")
+
+
+def params(**overrides):
+    base = {
+        "backend": "auto",
+        "duration": 60,
+        "gpus": ["all"],
+        "dtype": "bf16",
+        "memory_fraction": 0.9,
+        "matrix_size": "auto",
+        "device": "cuda",
+        "gpu_burn_src": None,
+        "inject_fault": False,
+    }
+    base.update(overrides)
+    return base
+
+
+FACTS = {
+    "present": True,
+    "driver_version": "580.65",
+    "devices": [
+        {"index": 0, "uuid": "GPU-0", "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"},
+        {"index": 1, "uuid": "GPU-1", "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"},
+    ],
+}
+
+
+def test_plan_selects_gpus_and_backend():
+    plan = burn.plan_burn(params(gpus=["1"]), FACTS)
+    assert [t["device"] for t in plan["targets"]] == ["cuda:1"]
+    assert plan["backend"] == "torch"
+    assert burn.plan_burn(params(dtype="fp32", gpu_burn_src="/src"), FACTS, nvcc="/cuda/bin/nvcc")["backend"] == (
+        "gpu_burn"
+    )
+    # auto falls back to torch for a dtype gpu-burn does not have, or without nvcc
+    assert burn.plan_burn(params(gpu_burn_src="/src"), FACTS, nvcc="/cuda/bin/nvcc")["backend"] == "torch"
+    assert burn.plan_burn(params(dtype="fp32", gpu_burn_src="/src"), FACTS)["backend"] == "torch"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "facts", "message"),
+    [
+        ({}, {"present": False, "error": "NVML: Driver Not Loaded"}, "No NVIDIA GPU found: NVML: Driver Not Loaded"),
+        ({"gpus": ["7"]}, FACTS, "gpus: GPU 7 does not exist"),
+        ({"gpus": ["all", "0"]}, FACTS, "'all' cannot be combined"),
+        ({"backend": "gpu_burn"}, FACTS, "needs gpu_burn_src"),
+        ({"backend": "gpu_burn", "gpu_burn_src": "/src"}, FACTS, "needs nvcc"),
+        ({"duration": 0}, FACTS, "duration: must be more than 0"),
+        ({"memory_fraction": 1.5}, FACTS, "memory_fraction"),
+        ({"matrix_size": "big"}, FACTS, "matrix_size"),
+        ({"device": "cpu", "backend": "gpu_burn"}, {}, "device=cpu runs the torch worker"),
+    ],
+)
+def test_plan_errors(overrides, facts, message):
+    with pytest.raises(burn.BurnError, match=message):
+        burn.plan_burn(params(**overrides), facts)
+
+
+def test_plan_cpu_needs_no_gpu():
+    plan = burn.plan_burn(params(device="cpu"), {}, cpu_name="cpu: Xeon")
+    assert plan["targets"] == [{"index": 0, "uuid": "cpu", "name": "cpu: Xeon", "device": "cpu"}]
+    assert plan["driver_version"] == "cpu" and plan["backend"] == "torch"
+    assert "on cpu (cpu: Xeon)" in burn.describe_plan(plan)
+
+
+def test_gpu_burn_build_argv():
+    argv = burn.gpu_burn_build_argv("/b/gpu-burn", "/usr/local/cuda-13.0/bin/nvcc", "/usr/local/cuda-13.0", ["9.0"])
+    assert argv == [
+        "make",
+        "-C",
+        "/b/gpu-burn",
+        "COMPUTE=",
+        "CUDAPATH=/usr/local/cuda-13.0",
+        "NVCC=/usr/local/cuda-13.0/bin/nvcc",
+        "NVCCFLAGS=-gencode arch=compute_90,code=sm_90",
+    ]
+    mixed = burn.gpu_burn_build_argv("/b", "/c/bin/nvcc", "/c", ["8.0", "9.0", "8.0"])
+    assert mixed[-1] == "NVCCFLAGS=-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90"
+    with pytest.raises(burn.BurnError, match="compute capability"):
+        burn.gpu_burn_build_argv("/b", "/c/bin/nvcc", "/c", [None])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "flags"), [("fp32", []), ("fp64", ["-d"]), ("tf32", ["-tc"])], ids=["fp32", "fp64", "tf32"]
+)
+def test_gpu_burn_run_argv(dtype, flags):
+    argv = burn.gpu_burn_run_argv("/b/gpu-burn", dtype, 120.0, 0.9)
+    assert argv == ["/b/gpu-burn/gpu_burn", "-m", "90%", *flags, "-c", "/b/gpu-burn/compare.ptx", "120"]
+
+
+def test_fetch_gpu_burn_src_copies_directory_and_rejects_unknown(tmp_path):
+    src = tmp_path / "gpu-burn"
+    src.mkdir()
+    (src / "Makefile").write_text("all:\n")
+    copy = burn.fetch_gpu_burn_src(str(src), str(tmp_path / "work"), runner=None)
+    assert os.path.isfile(os.path.join(copy, "Makefile")) and copy != str(src)
+    with pytest.raises(burn.BurnError, match="not a directory"):
+        burn.fetch_gpu_burn_src(str(tmp_path / "missing"), str(tmp_path / "work"), runner=None)
+
+
+def test_prometheus_metrics():
+    plan = gpu_plan()
+    text = burn.prometheus_metrics(passing_record(plan, finished=1000.0))
+    assert "# TYPE gpufleet_burnin_passed gauge" in text
+    assert 'gpufleet_burnin_passed{gpu="1",uuid="GPU-1",device="cuda:1",backend="gpu_burn",dtype="fp32"} 1' in text
+    assert 'gpufleet_burnin_timestamp_seconds{gpu="0",' in text
+    assert "gpufleet_burnin_max_temperature_celsius" in text
+
+
+def test_worker_source_compiles_and_never_imports_torch_at_top_level():
+    code = compile(WORKER_SOURCE, "gpufleet_burn_worker.py", "exec")
+    assert code is not None
+    top_level = [line for line in WORKER_SOURCE.splitlines() if line.startswith(("import ", "from "))]
+    assert not any("torch" in line for line in top_level)
+    assert not hasattr(burn, "torch")
+
+
+def test_install_worker_writes_once(tmp_path):
+    path = burn.install_worker(str(tmp_path))
+    mtime = os.stat(path).st_mtime_ns
+    assert burn.install_worker(str(tmp_path)) == path
+    assert os.stat(path).st_mtime_ns == mtime
+    assert os.access(path, os.X_OK)
+
+
+def test_runner_timeout_kills_the_whole_process_group(tmp_path):
+    marker = tmp_path / "child.pid"
+    script = f"sleep 60 & echo $! > {marker}; echo started; wait"
+    with burn.BurnRunner() as runner:
+        (output,), samples, timed_out = runner.run([["sh", "-c", script]], timeout=1.0)
+    assert timed_out is True and samples == {}
+    assert output["stdout"].strip() == "started"
+    assert not process_alive(int(marker.read_text()))
+
+
+def process_alive(pid):
+    """False when pid is gone or a zombie (killed, not yet reaped by whatever adopted it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_runner_samples_while_processes_run():
+    calls = []
+
+    def sampler(indices):
+        calls.append(list(indices))
+        return [{"index": i, "temperature_c": 50} for i in indices]
+
+    with burn.BurnRunner(sampler=sampler, sample_indices=[0, 1]) as runner:
+        outputs, samples, timed_out = runner.run([["sh", "-c", "sleep 1.5; echo done"]], timeout=30)
+    assert timed_out is False and outputs[0]["rc"] == 0 and outputs[0]["stdout"] == "done\n"
+    assert len(calls) >= 2 and len(samples[0]) == len(calls)
