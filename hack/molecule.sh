@@ -8,5 +8,7 @@ hack/venv.sh >/dev/null
 GPUFLEET_NODE_IMAGE=$(molecule/image/build.sh | tail -n 1)
 export GPUFLEET_NODE_IMAGE
 export PATH="$PWD/.venv/bin:$PATH"
-export ANSIBLE_HOME="$PWD/.build/ansible-home"
+# Own ANSIBLE_HOME: molecule installs a copy of the collection there, which must not shadow the checkout for
+# ansible-lint and ansible (they use .build/ansible-home).
+export ANSIBLE_HOME="$PWD/.build/molecule-home"
 exec molecule "$@"
