@@ -1,0 +1,112 @@
+"""Burn-in worker vs a bare torch.matmul loop: same device, dtype, matrix size and duration, run one after the other.
+
+Both report per-second GEMM throughput windows; the median after the first two windows (warm-up) is compared.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn_worker import WORKER_SOURCE  # noqa: E402
+
+BARE_LOOP = r"""
+import json, sys, time, torch
+device, dtype_name, size, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "tf32": torch.float32, "fp32": torch.float32,
+          "fp64": torch.float64}
+if device.startswith("cuda"):
+    torch.backends.cuda.matmul.allow_tf32 = dtype_name == "tf32"
+a = torch.randn(size, size, device=device, dtype=dtypes[dtype_name])
+b = torch.randn(size, size, device=device, dtype=dtypes[dtype_name])
+c = torch.empty_like(a)
+sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+flop = 2.0 * size ** 3
+start = window = time.monotonic()
+count = 0
+while True:
+    torch.matmul(a, b, out=c)
+    count += 1
+    now = time.monotonic()
+    if now - window >= 1.0:
+        sync()
+        now = time.monotonic()
+        print(json.dumps({"event": "progress", "tflops": flop * count / (now - window) / 1e12}), flush=True)
+        count, window = 0, now
+    if now - start >= seconds:
+        break
+"""
+
+
+def steady_median(lines):
+    windows = [json.loads(line)["tflops"] for line in lines if '"progress"' in line]
+    steady = windows[2:] or windows
+    if not steady:
+        raise SystemExit("no progress windows in output:\n" + "\n".join(lines[-5:]))
+    return statistics.median(steady)
+
+
+def run(argv):
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit("%s failed (rc %d): %s" % (argv[:3], proc.returncode, proc.stderr[-2000:]))
+    return proc.stdout.splitlines()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--torch-python", required=True)
+    parser.add_argument("--seconds", type=float, default=None)
+    args = parser.parse_args()
+    has_cuda = (
+        subprocess.run(
+            [args.torch_python, "-c", "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
+    device = "cuda:0" if has_cuda else "cpu"
+    dtypes = ["bf16", "fp16", "tf32", "fp32", "fp64"] if has_cuda else ["fp32"]
+    size = 8192 if has_cuda else 512
+    seconds = args.seconds or (20.0 if has_cuda else 8.0)
+    print("device %s, matrix %d, %.0f s per run%s" % (device, size, seconds, "" if has_cuda else " (no GPU: CPU only)"))
+    with tempfile.TemporaryDirectory() as tmp:
+        worker = os.path.join(tmp, "gpufleet_burn_worker.py")
+        with open(worker, "w") as handle:
+            handle.write(WORKER_SOURCE)
+        for dtype in dtypes:
+            ours = steady_median(
+                run(
+                    [
+                        args.torch_python,
+                        worker,
+                        "--device",
+                        device,
+                        "--dtype",
+                        dtype,
+                        "--seconds",
+                        str(seconds),
+                        "--matrix-size",
+                        str(size),
+                        "--memory-fraction",
+                        "0.5",
+                    ]
+                )
+            )
+            bare = steady_median(run([args.torch_python, "-c", BARE_LOOP, device, dtype, str(size), str(seconds)]))
+            ratio = ours / bare if bare else float("nan")
+            print(
+                "%-5s burn-in worker %10.4f TFLOPS | bare torch.matmul %10.4f TFLOPS | ratio %.3f (goal >= 0.97: %s)"
+                % (dtype, ours, bare, ratio, "met" if ratio >= 0.97 else "NOT met")
+            )
+
+
+if __name__ == "__main__":
+    main()
