@@ -12,10 +12,8 @@ import re
 import subprocess
 
 import pytest
+from ansible_collections.gpufleet.nvidia.tests.integration.ansible_cli import REPO, TORCH_PYTHON, VENV_BIN, ansible_env
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
-TORCH_PYTHON = os.path.join(REPO, ".build", "torch-venv", "bin", "python")
 HOSTS = ("h1", "h2")
 
 pytestmark = pytest.mark.skipif(
@@ -38,12 +36,7 @@ def fleet(tmp_path):
 
 
 def run_playbook(inventory, report_dir, extra=""):
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-        ANSIBLE_HOME=os.path.join(REPO, ".build", "ansible-home"),
-        PATH=VENV_BIN + os.pathsep + env.get("PATH", ""),
-    )
+    env = ansible_env()
     extra_vars = (
         f"burnin_device=cpu burnin_dtype=fp32 burnin_duration=4 burnin_matrix_size=256"
         f" burnin_torch_python={TORCH_PYTHON} burnin_report_dir={report_dir}"

@@ -12,27 +12,13 @@ import subprocess
 import time
 
 import pytest
+from ansible_collections.gpufleet.nvidia.tests.integration.ansible_cli import REPO, TORCH_PYTHON, VENV_BIN, ansible_env
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
-TORCH_PYTHON = os.path.join(REPO, ".build", "torch-venv", "bin", "python")
 WORKER_MARKER = "gpufleet_burn_worker.py"
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(TORCH_PYTHON), reason="run hack/torch-venv.sh (make integration does)"
 )
-
-
-def ansible_env():
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-        ANSIBLE_HOME=os.path.join(REPO, ".build", "ansible-home"),
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        PATH=VENV_BIN + os.pathsep + env.get("PATH", ""),
-    )
-    return env
 
 
 def module_argv(results_dir, extra="", check_mode=False):
@@ -48,7 +34,7 @@ def burnin(results_dir, extra="", expect_failure=False, check_mode=False):
     proc = subprocess.run(
         module_argv(results_dir, extra, check_mode),
         cwd=REPO,
-        env=ansible_env(),
+        env=ansible_env(json_output=True),
         capture_output=True,
         text=True,
         timeout=180,
@@ -69,7 +55,11 @@ def results_dir(tmp_path):
     yield str(path)
     # Never leave a stress behind, whatever a test did.
     subprocess.run(
-        module_argv(str(path), "state=stopped"), cwd=REPO, env=ansible_env(), capture_output=True, check=False
+        module_argv(str(path), "state=stopped"),
+        cwd=REPO,
+        env=ansible_env(json_output=True),
+        capture_output=True,
+        check=False,
     )
 
 
@@ -131,7 +121,7 @@ def test_killing_ansible_mid_run_leaves_no_worker(results_dir, tmp_path):
         proc = subprocess.Popen(
             module_argv(results_dir, "duration=60 force=true"),
             cwd=REPO,
-            env=ansible_env(),
+            env=ansible_env(json_output=True),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -12,22 +12,12 @@ import shutil
 import subprocess
 
 import pytest
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
-TORCH_PYTHON = os.path.join(REPO, ".build", "torch-venv", "bin", "python")
+from ansible_collections.gpufleet.nvidia.tests.integration.ansible_cli import REPO, TORCH_PYTHON, VENV_BIN, ansible_env
 
 
 def run_gpu_facts(args, path_env=None, check_mode=False):
     """ansible_facts.gpu from `ansible localhost -m gpufleet.nvidia.gpu_facts -a ARGS` (json callback)."""
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-        ANSIBLE_HOME=os.path.join(REPO, ".build", "ansible-home"),
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        PATH=VENV_BIN + os.pathsep + (path_env if path_env is not None else env.get("PATH", "")),
-    )
+    env = ansible_env(json_output=True, path_env=path_env)
     argv = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", "gpufleet.nvidia.gpu_facts", "-a", args]
     if check_mode:
         argv.append("--check")
@@ -40,7 +30,7 @@ def run_gpu_facts(args, path_env=None, check_mode=False):
 
 def run_gpu_facts_expecting_failure(args):
     """The completed `ansible localhost -m gpufleet.nvidia.gpu_facts -a ARGS`, which must fail."""
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    env = ansible_env()
     argv = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", "gpufleet.nvidia.gpu_facts", "-a", args]
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0, proc.stdout
