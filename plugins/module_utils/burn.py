@@ -739,9 +739,11 @@ class BurnRunner:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         for proc in live:
+            # SIGKILL the group even when its leader exited on SIGTERM: a child of it that ignores SIGTERM (or is
+            # slow to act on it) must not outlive the run.
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
             if proc.returncode is None:
-                with contextlib.suppress(OSError):
-                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
     def run(self, argvs, timeout, env=None, cwd=None):

@@ -8,6 +8,8 @@ by carriage returns, one ``proc'd``/``errors``/``temps`` cell per GPU joined by 
 import json
 import os
 
+import time
+
 import pytest
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn
@@ -430,7 +432,26 @@ def test_runner_timeout_kills_the_whole_process_group(tmp_path):
         (output,), samples, timed_out = runner.run([["sh", "-c", script]], timeout=1.0)
     assert timed_out is True and samples == {}
     assert output["stdout"].strip() == "started"
-    assert not process_alive(int(marker.read_text()))
+    # Signals are delivered asynchronously: give the kernel a moment, but the child must go.
+    child = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while process_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_alive(child)
+
+
+def test_runner_kills_children_that_ignore_sigterm(tmp_path):
+    marker = tmp_path / "child.pid"
+    # The child ignores SIGTERM; the leader (sh) exits on it at once.
+    script = f"sh -c 'trap \"\" TERM; sleep 60' & echo $! > {marker}; echo started; wait"
+    with burn.BurnRunner() as runner:
+        _outputs, _samples, timed_out = runner.run([["sh", "-c", script]], timeout=1.0)
+    assert timed_out is True
+    child = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while process_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_alive(child)
 
 
 def process_alive(pid):
