@@ -12,13 +12,16 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Keep ansible-lint/molecule caches inside the checkout's ignored build dir.
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 
-.PHONY: help demo test lint ruff ansible-lint sanity unit integration molecule bench test-gpu venv host-deps image clean
+.PHONY: help demo test lint ruff ansible-lint changelog-lint sanity unit integration molecule bench test-gpu venv host-deps \
+	image changelog ee-context clean
 
 help:
 	@echo "make demo      simulated GPU fleet in local systemd containers + playbooks/site.yml"
 	@echo "make test      every test layer: lint, sanity, unit, integration, molecule"
 	@echo "make test-gpu  tests marked gpu (needs a real NVIDIA GPU)"
 	@echo "make bench     benchmarks under bench/"
+	@echo "make changelog lint the fragments and release them into CHANGELOG.rst as galaxy.yml's version"
+	@echo "make ee-context collection tarball + execution environment build context (.build/ee/context)"
 
 venv:
 	@hack/venv.sh
@@ -35,7 +38,7 @@ demo: host-deps venv
 test: lint sanity unit integration molecule
 	@echo "make test: all layers passed"
 
-lint: ruff ansible-lint
+lint: ruff ansible-lint changelog-lint
 
 ruff: venv
 	ruff check .
@@ -43,6 +46,20 @@ ruff: venv
 
 ansible-lint: venv
 	ansible-lint --offline
+
+changelog-lint: venv
+	antsibull-changelog lint
+
+# The release: fragments -> changelogs/changelog.yaml and CHANGELOG.rst, for the version galaxy.yml names.
+changelog: changelog-lint
+	antsibull-changelog release --version "$$(python -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])')"
+
+# What execution-environment.yml builds from: the collection tarball (.build/ee) and the build context. Building the
+# image itself needs the base image's registry: `podman build -t gpufleet-ee:<version> .build/ee/context`.
+ee-context: venv
+	rm -rf .build/ee
+	ansible-galaxy collection build --output-path .build/ee .
+	ansible-builder create -f execution-environment.yml -c .build/ee/context --output-filename Containerfile
 
 sanity: venv
 	hack/sanity.sh

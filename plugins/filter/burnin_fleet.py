@@ -28,7 +28,9 @@ options:
     elements: dict
     required: true
   tolerance:
-    description: Fraction below the model's median TFLOPS that is still accepted.
+    description:
+      - Fraction below the model's median TFLOPS that is still accepted, from V(0) to V(1).
+      - V(1) switches the outlier check off (for CPU burn-ins on shared machines, whose speed says nothing).
     type: float
     default: 0.1
 """
@@ -53,13 +55,15 @@ _value:
       description: Whether every GPU of every host passed.
       type: bool
     models:
-      description: Per model name, C(count) of GPUs and C(median_tflops).
+      description:
+        - Per model and dtype burned (a key such as C(NVIDIA H100 80GB HBM3 (bf16))), C(count) of GPUs and
+          C(median_tflops). GPUs are compared only with GPUs of the same model burned with the same dtype.
       type: dict
     results:
       description:
         - One row per GPU, sorted by host and index, with C(host), C(index), C(uuid), C(name), C(device), C(dtype),
-          C(tflops), C(max_temperature_c), C(outlier), C(verdict) and C(reasons) (the module's reasons plus the
-          outlier reason).
+          C(tflops), C(tflops_median), C(model_key) (the key in RV(_value.models)), C(model_median_tflops),
+          C(max_temperature_c), C(outlier), C(verdict) and C(reasons) (the module's reasons plus the outlier reason).
       type: list
       elements: dict
     hosts:
@@ -83,13 +87,18 @@ def _gpu_label(row):
     return f"GPU {row['index']} ({row['name']}, {row['uuid']})"
 
 
+def model_key(name, dtype):
+    """The peer group of a GPU: its model and the dtype it was burned with, e.g. 'NVIDIA H100 80GB HBM3 (bf16)'."""
+    return f"{name} ({dtype})" if dtype else str(name)
+
+
 def judge_fleet(records, tolerance=0.1):
     """Rows, per-model medians and per-host verdicts for the burn-in results of a fleet."""
     if not isinstance(records, Sequence) or isinstance(records, (str, bytes)):
         raise AnsibleFilterError(f"burnin_fleet expects a list of host records, got {type(records).__name__}")
     tolerance = float(tolerance)
-    if not 0 <= tolerance < 1:
-        raise AnsibleFilterError(f"burnin_fleet: tolerance must be in [0, 1), got {tolerance}")
+    if not 0 <= tolerance <= 1:
+        raise AnsibleFilterError(f"burnin_fleet: tolerance must be in [0, 1] (1: no outlier check), got {tolerance}")
 
     rows = []
     hosts = {}
@@ -121,15 +130,18 @@ def judge_fleet(records, tolerance=0.1):
                 }
             )
 
+    # Peers are GPUs of the same model burned with the same dtype: an fp64 run is not slow next to a bf16 one.
     by_model = {}
     for row in rows:
+        row["model_key"] = model_key(row["name"], row["dtype"])
         if row["tflops_median"] is not None:
-            by_model.setdefault(row["name"], []).append(row["tflops_median"])
-    models = {name: {"count": len(values), "median_tflops": median(values)} for name, values in by_model.items()}
+            by_model.setdefault(row["model_key"], []).append(row["tflops_median"])
+    models = {key: {"count": len(values), "median_tflops": median(values)} for key, values in by_model.items()}
 
     for row in rows:
-        model = models.get(row["name"])
-        if model is None or row["tflops_median"] is None:
+        model = models.get(row["model_key"])
+        row["model_median_tflops"] = model["median_tflops"] if model else None
+        if model is None or row["tflops_median"] is None or tolerance >= 1:
             continue
         floor = (1 - tolerance) * model["median_tflops"]
         if row["tflops_median"] < floor:

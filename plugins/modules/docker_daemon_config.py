@@ -144,68 +144,14 @@ diff:
       type: str
 """
 
-import os
-import shlex
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._files import read_text, replace_file
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.docker_daemon import (
     DEFAULT_NVIDIA_RUNTIME_PATH,
     DaemonConfigError,
     plan_daemon_config,
 )
-
-
-def read_text(module, path):
-    """The file's text, or None when it does not exist; fail_json when it cannot be read or decoded."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        module.fail_json(msg=f"cannot read {path}: {to_native(exc)}", path=path)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        module.fail_json(msg=f"{path}: not UTF-8 text: {exc}", path=path)
-
-
-def write_validated(module, path, content, validate, backup):
-    """Write content to a temporary file beside path, validate, fsync, back up the old file, rename over it.
-
-    Return the backup's path or None.
-    """
-    backup_file = None
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        module.fail_json(msg=f"cannot write {path}: directory {directory} does not exist", path=path)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".daemon.json.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        if validate:
-            rc, out, err = module.run_command(shlex.split(validate % temporary))
-            if rc != 0:
-                module.fail_json(
-                    msg=f"validation of the new {path} failed ({validate % temporary}, rc {rc}); "
-                    f"the file was not changed: {(err or out).strip()}",
-                    path=path,
-                    rc=rc,
-                    stdout=out,
-                    stderr=err,
-                )
-        if backup and os.path.exists(path):
-            backup_file = module.backup_local(path)
-        # atomic_move keeps an existing file's owner, mode and SELinux context.
-        module.atomic_move(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return backup_file
 
 
 def main():
@@ -243,7 +189,7 @@ def main():
     if module._diff:
         result["diff"] = dict(before=plan["before"], after=plan["after"], before_header=path, after_header=path)
     if plan["changed"] and not module.check_mode:
-        backup_file = write_validated(module, path, plan["after"], validate, module.params["backup"])
+        backup_file = replace_file(module, path, plan["after"], validate=validate, backup=module.params["backup"])
         if backup_file:
             result["backup_file"] = backup_file
     module.exit_json(**result)

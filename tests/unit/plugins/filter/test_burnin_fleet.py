@@ -38,7 +38,8 @@ def test_registered_as_burnin_fleet():
 def test_uniform_fleet_passes_with_median_per_model():
     fleet = judge_fleet([_host("n1", [_gpu(0, 780), _gpu(1, 790)]), _host("n2", [_gpu(0, 785)])])
     assert fleet["passed"] is True
-    assert fleet["models"] == {H100: {"count": 3, "median_tflops": 785}}
+    assert fleet["models"] == {f"{H100} (bf16)": {"count": 3, "median_tflops": 785}}
+    assert [row["model_median_tflops"] for row in fleet["results"]] == [785, 785, 785]
     assert [(row["host"], row["index"]) for row in fleet["results"]] == [("n1", 0), ("n1", 1), ("n2", 0)]
     assert all(host["passed"] and host["failing"] == [] for host in fleet["hosts"].values())
 
@@ -64,7 +65,21 @@ def test_models_are_judged_separately():
         [_host("n1", [_gpu(0, 780), _gpu(1, 790)]), _host("n2", [_gpu(0, 400, H200), _gpu(1, 405, H200)])]
     )
     assert fleet["passed"] is True
-    assert fleet["models"][H200]["median_tflops"] == 402.5
+    assert fleet["models"][f"{H200} (bf16)"]["median_tflops"] == 402.5
+
+
+def test_tolerance_one_switches_the_outlier_check_off():
+    fleet = judge_fleet([_host("n1", [_gpu(0, 780), _gpu(1, 790)]), _host("n2", [_gpu(0, 1)])], 1)
+    assert fleet["passed"] is True
+    assert not any(row["outlier"] for row in fleet["results"])
+
+
+def test_same_model_burned_in_another_dtype_is_not_a_peer():
+    fp64 = dict(_gpu(0, 60), dtype="fp64")
+    fleet = judge_fleet([_host("n1", [_gpu(0, 780), _gpu(1, 790)]), _host("n2", [fp64])])
+    assert fleet["passed"] is True
+    assert sorted(fleet["models"]) == [f"{H100} (bf16)", f"{H100} (fp64)"]
+    assert fleet["results"][2]["model_median_tflops"] == 60
 
 
 def test_module_verdicts_are_kept_and_name_the_gpu():
@@ -90,7 +105,7 @@ def test_gpu_without_tflops_is_not_an_outlier():
     assert fleet["results"][0]["outlier"] is False and fleet["passed"] is True
 
 
-@pytest.mark.parametrize(("records", "tolerance"), [("n1", 0.1), ([{"gpus": []}], 0.1), ([], 1.0), ([], -0.1)])
+@pytest.mark.parametrize(("records", "tolerance"), [("n1", 0.1), ([{"gpus": []}], 0.1), ([], 1.01), ([], -0.1)])
 def test_bad_input_is_a_filter_error(records, tolerance):
     with pytest.raises(AnsibleFilterError, match="burnin_fleet"):
         judge_fleet(records, tolerance)

@@ -1,0 +1,300 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 gpufleet contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""fleet_report: the fleet document built from hostvars (gpu facts + the gpufleet local fact)."""
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_chart_svg import burnin_chart_svg
+from ansible_collections.gpufleet.nvidia.plugins.filter.fleet_report import FilterModule, fleet_report
+from ansible_collections.gpufleet.nvidia.plugins.filter.gpu_model_group import gpu_model_groups
+
+H100 = "NVIDIA H100 80GB HBM3"
+A100 = "NVIDIA A100-SXM4-80GB"
+
+
+def device(index, name=H100, health="ok", temperature=40):
+    return {
+        "index": index,
+        "uuid": f"GPU-{name[-4:]}-{index}",
+        "name": name,
+        "memory_total_mib": 81559,
+        "compute_capability": "9.0",
+        "temperature_c": temperature,
+        "power_draw_w": 70.5,
+        "health": health,
+    }
+
+
+def gpu_facts(devices, container=None, cuda=None):
+    return {
+        "present": bool(devices),
+        "count": len(devices),
+        "source": "nvml" if devices else "none",
+        "driver_version": "570.86.15" if devices else None,
+        "cuda_driver_version": "12.8" if devices else None,
+        "error": None if devices else "NVML: Driver Not Loaded",
+        "healthy": all(d["health"] == "ok" for d in devices),
+        "devices": devices,
+        "container": container,
+        "cuda": cuda,
+    }
+
+
+def burn_gpu(dev, tflops, verdict="pass", reasons=()):
+    return {
+        "index": dev["index"],
+        "uuid": dev["uuid"],
+        "name": dev["name"],
+        "device": f"cuda:{dev['index']}",
+        "dtype": "bf16",
+        "tflops": {"median": tflops, "min": tflops - 3, "max": tflops + 3},
+        "max_temperature_c": 71,
+        "verdict": verdict,
+        "reasons": list(reasons),
+    }
+
+
+def hostvars_for(hosts):
+    """hostvars as Ansible gives them: per host ansible_facts with gpu and ansible_local."""
+    result = {}
+    for name, (facts, local) in hosts.items():
+        result[name] = {"inventory_hostname": name, "ansible_facts": {"gpu": facts, "ansible_local": local}}
+    return result
+
+
+DOCKER_READY = {
+    "docker": {"installed": True, "daemon_running": True, "runtimes": ["nvidia", "runc"], "cdi_enabled": True},
+    "cdi": {"devices": ["nvidia.com/gpu=0", "nvidia.com/gpu=all"]},
+}
+
+
+@pytest.fixture
+def fleet():
+    h1 = [device(0), device(1)]
+    h2 = [device(0), device(1, health=["row_remap_pending", "hw_slowdown active"])]
+    h2 = [dict(d, uuid=d["uuid"] + "-b") for d in h2]
+    return {
+        "gpu-b": (
+            gpu_facts(h2, container={"docker": {"installed": False}, "cdi": {"devices": ["nvidia.com/gpu=0"]}}),
+            {
+                "gpufleet": {
+                    "burnin": {
+                        "passed": True,
+                        "device": "cuda",
+                        "dtype": "bf16",
+                        "finished": 1.0,
+                        "gpus": [burn_gpu(h2[0], 780), burn_gpu(h2[1], 600)],
+                    }
+                }
+            },
+        ),
+        "gpu-a": (
+            gpu_facts(
+                h1,
+                container=DOCKER_READY,
+                cuda={"toolkits": [{"version": "12.4.131"}, {"version": "12.8.93"}], "nvcc_on_path": True},
+            ),
+            {
+                "gpufleet": {
+                    "cuda": {"version": "12.8.93", "path": "/usr/local/cuda-12.8"},
+                    "burnin": {
+                        "passed": True,
+                        "device": "cuda",
+                        "dtype": "bf16",
+                        "finished": 2.0,
+                        "gpus": [burn_gpu(h1[0], 790), burn_gpu(h1[1], 785)],
+                    },
+                }
+            },
+        ),
+        "cpu-1": (gpu_facts([], container={"docker": {"installed": False}, "cdi": {"devices": []}}), {}),
+    }
+
+
+def test_registered():
+    assert FilterModule().filters()["fleet_report"] is fleet_report
+
+
+def test_hosts_sorted_with_health_runtime_cuda_and_burnin(fleet):
+    report = fleet_report(["gpu-b", "gpu-a", "cpu-1"], hostvars_for(fleet), 0.1)
+    assert [h["host"] for h in report["hosts"]] == ["cpu-1", "gpu-a", "gpu-b"]
+    cpu, a, b = report["hosts"]
+    assert (cpu["present"], cpu["health"], cpu["count"], cpu["runtime"]["text"]) == (False, "no GPU", 0, "-")
+    assert cpu["burnin"]["verdict"] == "not run"
+    assert a["health"] == "ok" and a["faulty"] == []
+    assert a["runtime"] == {
+        "ready": True,
+        "docker": True,
+        "nvidia_runtime": True,
+        "cdi_devices": 1,
+        "text": "docker nvidia runtime + CDI, CDI (1 device)",
+    }
+    assert a["cuda"] == {
+        "selected": "12.8.93",
+        "selected_path": "/usr/local/cuda-12.8",
+        "toolkits": ["12.4.131", "12.8.93"],
+        "nvcc_on_path": True,
+    }
+    assert a["burnin"]["verdict"] == "pass"
+    assert b["health"] == "FAULTY"
+    assert b["faulty"] == ["GPU1: row_remap_pending; hw_slowdown active"]
+    assert b["runtime"]["ready"] is True and b["runtime"]["text"] == "CDI (1 device)"
+
+
+def test_slow_gpu_is_an_outlier_of_its_model_and_fails_the_host_burnin(fleet):
+    report = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(fleet), 0.1)
+    b = report["hosts"][2]
+    assert b["burnin"]["verdict"] == "FAIL"
+    assert any("outlier" in line for line in b["burnin"]["failing"])
+    slow = b["gpus"][1]["burnin"]
+    assert slow == {"tflops_median": 600, "max_temperature_c": 71, "verdict": "fail", "outlier": True}
+    assert report["summary"]["burnin_failed_hosts"] == ["gpu-b"]
+    # A wider tolerance accepts it.
+    relaxed = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(fleet), 0.3)
+    assert relaxed["hosts"][2]["burnin"]["verdict"] == "pass"
+
+
+def test_summary_counts(fleet):
+    summary = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(fleet), 0.3)["summary"]
+    assert summary == {
+        "hosts": 3,
+        "hosts_with_gpus": 2,
+        "gpus": 4,
+        "faulty_gpus": 1,
+        "faulty_hosts": ["gpu-b"],
+        "runtime_ready_hosts": 2,
+        "burnin_passed_hosts": 2,
+        "burnin_failed_hosts": [],
+        "unreachable_hosts": [],
+        "models": {H100: 4},
+        "healthy": False,
+    }
+
+
+def test_healthy_fleet(fleet):
+    fleet = {name: fleet[name] for name in ("gpu-a", "cpu-1")}
+    summary = fleet_report(list(fleet), hostvars_for(fleet))["summary"]
+    assert summary["healthy"] is True
+
+
+def test_host_without_facts_is_unknown_and_makes_the_fleet_unhealthy(fleet):
+    hostvars = hostvars_for(fleet)
+    hostvars["gone"] = {"inventory_hostname": "gone"}
+    report = fleet_report(["gpu-a", "gone"], hostvars)
+    gone = report["hosts"][0]
+    assert (gone["host"], gone["reported"], gone["health"]) == ("gone", False, "unknown")
+    assert "not reached" in gone["error"]
+    assert report["summary"]["unreachable_hosts"] == ["gone"]
+    assert report["summary"]["healthy"] is False
+    # A host that is not in hostvars at all is reported the same way.
+    assert fleet_report(["nowhere"], {})["hosts"][0]["health"] == "unknown"
+
+
+def test_report_ignores_volatile_readings(fleet):
+    """Temperature and power change on every gather; the report must not, or re-runs would report a change."""
+    first = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(fleet))
+    hotter = copy.deepcopy(fleet)
+    for facts, _local in hotter.values():
+        for dev in facts["devices"]:
+            dev["temperature_c"] += 20
+            dev["power_draw_w"] += 100
+    second = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(hotter))
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+@pytest.mark.parametrize(
+    "container, present, ready, text",
+    [
+        (None, True, None, "not gathered"),
+        (
+            {"docker": {"installed": True, "daemon_running": False}, "cdi": {"devices": []}},
+            True,
+            False,
+            "no: docker daemon not running",
+        ),
+        (
+            {"docker": {"installed": True, "daemon_running": True, "runtimes": ["runc"]}, "cdi": {}},
+            True,
+            False,
+            "no: docker lacks the nvidia runtime, no CDI spec",
+        ),
+        ({"docker": {"installed": False}, "cdi": {"devices": []}}, True, False, "no: no CDI spec"),
+        (
+            {"docker": {"installed": True, "daemon_running": True, "runtimes": ["nvidia"]}, "cdi": {}},
+            True,
+            True,
+            "docker nvidia runtime",
+        ),
+    ],
+)
+def test_runtime_readiness(container, present, ready, text):
+    devices = [device(0)] if present else []
+    hostvars = hostvars_for({"h": (gpu_facts(devices, container=container), {})})
+    runtime = fleet_report(["h"], hostvars)["hosts"][0]["runtime"]
+    assert (runtime["ready"], runtime["text"]) == (ready, text)
+
+
+@pytest.mark.parametrize(
+    "hosts, hostvars, message",
+    [
+        ("gpu-a", {}, "list of host names"),
+        (["gpu-a"], ["not", "hostvars"], "hostvars"),
+    ],
+)
+def test_bad_input_is_a_clear_error(hosts, hostvars, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        fleet_report(hosts, hostvars)
+
+
+def test_chart_has_one_bar_per_gpu_marks_outliers_and_escapes_names(fleet):
+    fleet["<b>evil&host"] = fleet.pop("gpu-b")
+    report = fleet_report(list(fleet), hostvars_for(fleet), 0.1)
+    svg = burnin_chart_svg(report["burnin"])
+    root = ET.fromstring(svg)  # well-formed XML: the host name did not inject markup
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = root.findall(f"{ns}g")
+    assert len(groups) == 4
+    assert [group.get("class") for group in groups].count("outlier") == 1
+    assert len(root.findall(f".//{ns}circle")) == 4  # one max-temperature dot per GPU
+    assert "&lt;b&gt;evil" in svg and "<b>" not in svg
+    outlier = next(group for group in groups if group.get("class") == "outlier")
+    assert "(outlier)" in outlier.find(f"{ns}title").text
+    assert "stroke-dasharray" in ET.tostring(outlier.find(f"{ns}rect")).decode()
+
+
+def test_chart_without_results_says_so():
+    assert "No burn-in results" in burnin_chart_svg({"results": []})
+    with pytest.raises(AnsibleFilterError):
+        burnin_chart_svg(["not", "a", "fleet"])
+
+
+@pytest.mark.parametrize(
+    "names, groups",
+    [
+        (["NVIDIA H100 80GB HBM3"], ["gpu_model_h100_80gb_hbm3"]),
+        (["NVIDIA RTX A6000"] * 8, ["gpu_model_rtx_a6000"]),
+        (["NVIDIA A100-SXM4-80GB", "NVIDIA H200"], ["gpu_model_a100_sxm4_80gb", "gpu_model_h200"]),
+        (["Tesla V100-PCIE-32GB"], ["gpu_model_tesla_v100_pcie_32gb"]),
+        (["  NVIDIA  GeForce RTX 4090 (D) "], ["gpu_model_geforce_rtx_4090_d"]),
+        (["???"], ["gpu_model_unknown"]),
+        ([], ["gpu_model_none"]),
+    ],
+)
+def test_gpu_model_groups(names, groups):
+    assert gpu_model_groups({"devices": [{"name": name} for name in names]}) == groups
+
+
+def test_gpu_model_group_needs_the_gpu_facts():
+    with pytest.raises(AnsibleFilterError, match="ansible_facts"):
+        gpu_model_groups(["NVIDIA H100"])
+
+
+def test_report_lists_each_hosts_model_groups(fleet):
+    report = fleet_report(["gpu-a", "cpu-1"], hostvars_for(fleet))
+    assert [h["groups"] for h in report["hosts"]] == [["gpu_model_none"], ["gpu_model_h100_80gb_hbm3"]]
