@@ -13,7 +13,8 @@ case "${GPUFLEET_DEMO_FROM:-checkout}" in
   installed)
     rm -rf .build/dist .build/installed-collections
     .venv/bin/ansible-galaxy collection build --output-path .build/dist . >/dev/null
-    .venv/bin/ansible-galaxy collection install --offline -p .build/installed-collections .build/dist/gpufleet-nvidia-*.tar.gz
+    ANSIBLE_COLLECTIONS_PATH=.build/installed-collections \
+      .venv/bin/ansible-galaxy collection install --offline --force -p .build/installed-collections .build/dist/gpufleet-nvidia-*.tar.gz
     GPUFLEET_COLLECTIONS_PATH="$PWD/.build/installed-collections"
     ;;
   *) echo "GPUFLEET_DEMO_FROM must be checkout or installed, not '${GPUFLEET_DEMO_FROM}'" >&2; exit 2 ;;

@@ -28,7 +28,7 @@ def fleet(tmp_path):
     for host in HOSTS:
         lines.append(
             f"{host} ansible_connection=local ansible_python_interpreter={os.path.join(VENV_BIN, 'python')}"
-            f" burnin_results_dir={tmp_path / host}"
+            f" burnin_results_dir={tmp_path / host} burnin_local_fact={tmp_path / host / 'gpufleet.fact'}"
         )
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("\n".join(lines) + "\n")
