@@ -23,8 +23,7 @@ export GPUFLEET_COLLECTIONS_PATH
 echo "gpufleet demo: collection from $GPUFLEET_COLLECTIONS_PATH"
 
 want=$(molecule/image/build.sh | tail -n 1)
-hack/torch-venv.sh >/dev/null
-torch_site=$(.build/torch-venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+torch_site=$(hack/torch-venv.sh | tail -n 1)
 # Kept containers are reused only when every node runs the current image with this checkout's PyTorch mounted;
 # otherwise the fleet is recreated.
 nodes=$(.venv/bin/python -c 'import sys, yaml; print(" ".join(p["name"] for p in yaml.safe_load(open(sys.argv[1]))["platforms"]))' \

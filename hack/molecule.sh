@@ -8,8 +8,7 @@ hack/venv.sh >/dev/null
 GPUFLEET_NODE_IMAGE=$(molecule/image/build.sh | tail -n 1)
 export GPUFLEET_NODE_IMAGE
 # The scenarios that run site.yml burn in on the CPU with the controller's PyTorch, mounted into the nodes.
-hack/torch-venv.sh >/dev/null
-GPUFLEET_TORCH_SITE=$(.build/torch-venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+GPUFLEET_TORCH_SITE=$(hack/torch-venv.sh | tail -n 1)
 export GPUFLEET_TORCH_SITE
 # Reports of molecule runs stay out of ./reports (the demo's) unless asked for.
 export GPUFLEET_REPORT_DIR="${GPUFLEET_REPORT_DIR:-$PWD/.build/molecule-reports}"
