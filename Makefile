@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 # Scenarios run by `make test` (molecule/demo is the demo, run by `make demo`).
-MOLECULE_SCENARIOS ?= default cuda_env docker_runtime command_service
+MOLECULE_SCENARIOS ?= default cuda_env docker_runtime command_service real_userland
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Keep ansible-lint/molecule caches inside the checkout's ignored build dir.

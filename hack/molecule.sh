@@ -10,6 +10,23 @@ export GPUFLEET_NODE_IMAGE
 # The scenarios that run site.yml burn in on the CPU with the controller's PyTorch, mounted into the nodes.
 GPUFLEET_TORCH_SITE=$(hack/torch-venv.sh | tail -n 1)
 export GPUFLEET_TORCH_SITE
+# The real_userland scenario: a node image with NVIDIA's real userland from Debian (built only when a command names
+# that scenario or --all, since it installs ~1.6 GB of packages the first time), the real gpu-burn releases from
+# ../shared/third_party/gpu-burn (or GPUFLEET_GPU_BURN_SRC) and NVIDIA's real CUDA toolkit of this machine, when there
+# is one, for the host that has both kinds of toolkit. A missing one is an empty directory, and verify says so.
+if [[ " $* " == *" real_userland "* || " $* " == *" --all "* || " $* " == *" -s real_userland "* ]]; then
+  GPUFLEET_REAL_NODE_IMAGE=$(molecule/image/build.sh --real-userland | tail -n 1)
+  export GPUFLEET_REAL_NODE_IMAGE
+fi
+mkdir -p .build/empty
+gpu_burn_src=${GPUFLEET_GPU_BURN_SRC:-$(cd .. && pwd)/shared/third_party/gpu-burn}
+[[ -d $gpu_burn_src ]] || gpu_burn_src=$PWD/.build/empty
+GPUFLEET_GPU_BURN_DIR=$(cd "$gpu_burn_src" && pwd)
+export GPUFLEET_GPU_BURN_DIR
+nvidia_cuda=${GPUFLEET_NVIDIA_CUDA:-$(ls -d /usr/local/cuda-1[0-9].[0-9]* 2>/dev/null | sort -V | tail -n 1)}
+[[ -n $nvidia_cuda && -x $nvidia_cuda/bin/nvcc ]] || nvidia_cuda=$PWD/.build/empty
+GPUFLEET_NVIDIA_CUDA=$nvidia_cuda
+export GPUFLEET_NVIDIA_CUDA
 # Reports of molecule runs stay out of ./reports (the demo's) unless asked for.
 export GPUFLEET_REPORT_DIR="${GPUFLEET_REPORT_DIR:-$PWD/.build/molecule-reports}"
 export PATH="$PWD/.venv/bin:$PATH"

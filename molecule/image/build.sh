@@ -5,13 +5,27 @@
 #
 # The image is tagged by a hash of everything that goes into it, so a second run reuses it.
 # Prints the image reference on the last line of stdout.
+#
+#   build.sh                  the simulated node (gpufleet/node:<hash>)
+#   build.sh --real-userland  the same base plus NVIDIA's REAL userland from Debian's contrib/non-free, no simulator
+#                             (gpufleet/node-real:<hash>, molecule/image/real-userland/): for the real_userland scenario
 set -euo pipefail
+
+variant=sim
+case "${1:-}" in
+  "") ;;
+  --real-userland) variant=real ;;
+  *) echo "usage: $0 [--real-userland]" >&2; exit 2 ;;
+esac
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
 
 suite=bookworm
 mirror=${GPUFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+security_mirror=${GPUFLEET_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# NVIDIA's userland as bookworm ships it (driver 535, CUDA 11.8), plus what building gpu-burn needs.
+real_packages="nvidia-smi libnvidia-ml1 libcuda1 python3-pynvml nvidia-cuda-toolkit g++ make"
 packages=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,kmod,ca-certificates,gnupg,curl,less
 nvml_py_req=$(grep -E '^nvidia-ml-py==' requirements/dev.txt)
 
@@ -61,6 +75,32 @@ SH
   log "built $base"
 fi
 # --- end base ---
+
+if [[ $variant == real ]]; then
+  ctx=molecule/image/real-userland
+  hash=$( { printf '%s\n' "$base" "$mirror" "$security_mirror" "$real_packages"; cat "$ctx"/*; } | sha256sum | cut -c1-16)
+  image="gpufleet/node-real:${hash}"
+  if docker image inspect "$image" >/dev/null 2>&1; then
+    log "reusing $image (inputs unchanged)"
+  else
+    log "installing NVIDIA's real userland from Debian's archive on $base (~1.6 GB of packages, a few minutes)"
+    # Host network: the build's apt reaches the archive the way the host does, with no NAT rules needed.
+    if ! docker build --quiet --network host --build-arg "BASE=$base" --build-arg "MIRROR=$mirror" \
+        --build-arg "SECURITY_MIRROR=$security_mirror" --build-arg "PACKAGES=$real_packages" \
+        -t "$image" "$ctx" >"$work/real-build.log" 2>&1; then
+      tail -n 30 "$work/real-build.log" >&2
+      log "building $image failed"
+      exit 1
+    fi
+    log "built $image"
+    # Each is ~3 GB: drop the older builds that no container uses (docker refuses the ones still in use).
+    docker image ls --format '{{.Repository}}:{{.Tag}}' gpufleet/node-real | grep -vx -e "$image" -e 'gpufleet/node-real:latest' \
+      | xargs -r docker image rm >/dev/null 2>&1 || true
+  fi
+  docker tag "$image" gpufleet/node-real:latest
+  echo "$image"
+  exit 0
+fi
 
 inputs=(
   molecule/image/Dockerfile
