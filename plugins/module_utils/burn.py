@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The burn-in engine on the Ansible side: plan, run, watch, judge and remember a GPU burn-in.
 
-Pure functions decide (plan, record keys, aggregation, thresholds, gpu-burn parsing, metrics); ``BurnRunner`` owns
-the processes: one worker per GPU (torch backend) or one ``gpu_burn`` (gpu_burn backend), each in its own process
+Pure functions decide (plan, record keys, aggregation, thresholds, metrics); ``BurnRunner`` owns the processes:
+one worker per GPU (torch backend) or one ``gpu_burn`` (gpu_burn backend, in gpu_burn.py), each in its own process
 group, sampled through NVML at 1 Hz, and every group killed on timeout, failure or a signal, so no stress process
 outlives the task. torch is only ever imported by the worker, under the user's ``torch_python``.
 """
@@ -20,19 +20,23 @@ import json
 import os
 import re
 import selectors
-import shutil
 import signal
 import subprocess
-import tarfile
 import tempfile
 import time
-import zipfile
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn_worker import WORKER_NAME, WORKER_SOURCE
 
 DTYPES = ("bf16", "fp16", "tf32", "fp32", "fp64")
 BACKENDS = ("auto", "torch", "gpu_burn")
-GPU_BURN_DTYPES = ("fp32", "tf32", "fp64")
+# What gpu-burn computes: FP32 SGEMM (fp32) and FP64 DGEMM (-d, fp64). Its -tc is no TF32 mode: it sets cuBLAS's
+# CUBLAS_TENSOR_OP_MATH, which cuBLAS runs as CUBLAS_COMPUTE_32F_FAST_16F (FP32 data, FP16 tensor-core math).
+GPU_BURN_DTYPES = ("fp32", "fp64")
+GPU_BURN_NO_TF32 = (
+    "gpu-burn has no TF32 mode: its -tc flag sets cuBLAS's CUBLAS_TENSOR_OP_MATH, which runs the FP32 GEMMs as "
+    "CUBLAS_COMPUTE_32F_FAST_16F (FP16 tensor-core math), so neither the dtype nor the TF32 peak would be honest; "
+    "use backend=torch (or auto) for dtype=tf32"
+)
 RECORD_VERSION = 1
 PID_FILE = "burnin.pid"
 METRICS_FILE = "gpufleet_burnin.prom"
@@ -111,12 +115,14 @@ def choose_backend(backend, dtype, gpu_burn_src, nvcc):
     if backend == "torch":
         return "torch"
     if backend == "gpu_burn":
+        if dtype == "tf32":
+            raise BurnError("backend=gpu_burn cannot run dtype=tf32: " + GPU_BURN_NO_TF32)
+        if dtype not in GPU_BURN_DTYPES:
+            raise BurnError(f"backend=gpu_burn runs {', '.join(GPU_BURN_DTYPES)} only, not dtype={dtype}")
         if not gpu_burn_src:
             raise BurnError("backend=gpu_burn needs gpu_burn_src (a directory, an archive or a git URL)")
         if not nvcc:
             raise BurnError("backend=gpu_burn needs nvcc to build gpu-burn, and no CUDA toolkit with nvcc was found")
-        if dtype not in GPU_BURN_DTYPES:
-            raise BurnError(f"backend=gpu_burn runs {', '.join(GPU_BURN_DTYPES)} only, not dtype={dtype}")
         return "gpu_burn"
     if gpu_burn_src and nvcc and dtype in GPU_BURN_DTYPES:
         return "gpu_burn"
@@ -460,183 +466,6 @@ def write_metrics(textfile_dir, record):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# gpu-burn backend
-
-
-_GB_PROGRESS_RE = re.compile(r"^\s*([\d.]+)%\s+proc'd:(?P<procd>.*?)errors:(?P<errors>.*?)(?:temps:(?P<temps>.*))?$")
-_GB_PROCD_RE = re.compile(r"(-?\d+)\s*\(\s*([\d.]+)\s*Gflop/s\s*\)")
-_GB_VERDICT_RE = re.compile(r"^\s*GPU\s+(\d+):\s*(OK|FAULTY)\b")
-_GB_HEADER_RE = re.compile(r"^\s*GPU\s+(\d+):\s*(.*?)\s*\(UUID:\s*([^)\s]+)\s*\)")
-_GB_GPU_RE = re.compile(r"\bGPU\s+(\d+)\b")
-
-
-def _gb_gpu(gpus, index):
-    return gpus.setdefault(
-        index,
-        {"index": index, "name": None, "uuid": None, "gflops": [], "percent": [], "errors": 0, "temps": []},
-    )
-
-
-def parse_gpu_burn_output(text):
-    """gpu-burn's output (``\\r``-separated progress, summaries, final verdicts) as data.
-
-    Returns dict(gpus={index: {name, uuid, gflops, percent, errors, temps, died, verdict}}, warnings, failures,
-    no_clients_alive). ``failures`` lists what fails the run as a whole; a GPU without a verdict has ``verdict``
-    None, which callers treat as a failure, as gpu-burn exits 0 either way.
-    """
-    gpus = {}
-    warnings, failures = [], []
-    no_clients = False
-    for raw in re.split(r"[\r\n]+", text or ""):
-        line = raw.strip()
-        if not line:
-            continue
-        progress = _GB_PROGRESS_RE.match(line)
-        if progress:
-            percent = float(progress.group(1))
-            for position, (_count, gflops) in enumerate(_GB_PROCD_RE.findall(progress.group("procd"))):
-                gpu = _gb_gpu(gpus, position)
-                gpu["gflops"].append(float(gflops))
-                gpu["percent"].append(percent)
-            for position, cell in enumerate(progress.group("errors").split(" - ")):
-                number = re.search(r"-?\d+", cell)
-                gpu = _gb_gpu(gpus, position)
-                if number:
-                    gpu["errors"] = max(gpu["errors"], int(number.group(0)))
-                if "DIED" in cell.upper():
-                    gpu["died"] = True
-            if progress.group("temps"):
-                for position, temp in enumerate(re.findall(r"(-?\d+)\s*C\b", progress.group("temps"))):
-                    _gb_gpu(gpus, position)["temps"].append(int(temp))
-            continue
-        header = _GB_HEADER_RE.match(line)
-        if header:
-            gpu = _gb_gpu(gpus, int(header.group(1)))
-            gpu["name"], gpu["uuid"] = header.group(2) or None, header.group(3)
-            continue
-        verdict = _GB_VERDICT_RE.match(line)
-        if verdict:
-            _gb_gpu(gpus, int(verdict.group(1)))["verdict"] = verdict.group(2)
-            continue
-        lowered = line.lower()
-        if "no clients are alive" in lowered:
-            no_clients = True
-            failures.append(line)
-        elif "died" in lowered:
-            named = _GB_GPU_RE.search(line)
-            if named:
-                _gb_gpu(gpus, int(named.group(1)))["died"] = True
-            failures.append(line)
-        elif lowered.startswith("warning"):
-            warnings.append(line)
-        elif "couldn't init" in lowered or ("error" in lowered and "errors:" not in lowered):
-            failures.append(line)
-    for gpu in gpus.values():
-        gpu.setdefault("verdict", None)
-        gpu.setdefault("died", False)
-    return {"gpus": gpus, "warnings": warnings, "failures": failures, "no_clients_alive": no_clients}
-
-
-def is_git_url(source):
-    return bool(re.match(r"^(https?|git|ssh)://", source) or re.match(r"^[\w.-]+@[\w.-]+:", source)) or (
-        source.endswith(".git") and not os.path.isdir(source)
-    )
-
-
-def gpu_burn_build_argv(src_dir, nvcc, cuda_path, compute_capabilities, make="make"):
-    """``make`` for gpu-burn for exactly these GPUs' architectures, with the nvcc of the discovered toolkit.
-
-    ``COMPUTE=`` empties the Makefile's single default architecture; one ``-gencode`` per capability replaces it.
-    """
-    flags = []
-    for capability in sorted(set(compute_capabilities)):
-        arch = str(capability).replace(".", "")
-        if not arch.isdigit():
-            raise BurnError(f"cannot build gpu-burn: unknown compute capability {capability!r}")
-        flags.append(f"-gencode arch=compute_{arch},code=sm_{arch}")
-    if not flags:
-        raise BurnError("cannot build gpu-burn: no GPU compute capability known")
-    return [make, "-C", src_dir, "COMPUTE=", f"CUDAPATH={cuda_path}", f"NVCC={nvcc}", "NVCCFLAGS=" + " ".join(flags)]
-
-
-def gpu_burn_run_argv(src_dir, dtype, duration, memory_fraction):
-    """gpu_burn's command line; ``-c`` names the compare kernel by absolute path (gpu_burn looks in its cwd)."""
-    argv = [os.path.join(src_dir, "gpu_burn"), "-m", f"{round(memory_fraction * 100)}%"]
-    if dtype == "fp64":
-        argv.append("-d")
-    elif dtype == "tf32":
-        argv.append("-tc")
-    argv += ["-c", os.path.abspath(os.path.join(src_dir, "compare.ptx")), str(round(duration))]
-    return argv
-
-
-def fetch_gpu_burn_src(source, work_dir, runner):
-    """A private, writable copy of gpu-burn's source under work_dir (a directory, an archive or a git URL)."""
-    dest = os.path.join(work_dir, "gpu-burn-" + hashlib.sha256(source.encode("utf-8")).hexdigest()[:12])
-    if os.path.isdir(dest):
-        shutil.rmtree(dest)
-    if os.path.isdir(source):
-        shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".git"))
-    elif os.path.isfile(source) and zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as archive:
-            archive.extractall(dest)
-    elif os.path.isfile(source) and tarfile.is_tarfile(source):
-        with tarfile.open(source) as archive:
-            for member in archive.getmembers():
-                if member.name.startswith("/") or ".." in member.name.split("/") or member.issym() or member.islnk():
-                    raise BurnError(f"gpu_burn_src: unsafe path {member.name!r} in {source}")
-            archive.extractall(dest)  # members checked above
-    elif is_git_url(source):
-        result = runner(["git", "clone", "--depth", "1", source, dest], timeout=300)
-        if result.rc != 0:
-            raise BurnError(f"gpu_burn_src: git clone {source} failed: {(result.stderr or result.stdout).strip()}")
-    else:
-        raise BurnError(f"gpu_burn_src: {source} is not a directory, a tar/zip archive or a git URL")
-    # An archive usually holds one top-level directory with the Makefile inside.
-    entries = os.listdir(dest)
-    if not os.path.isfile(os.path.join(dest, "Makefile")) and len(entries) == 1:
-        inner = os.path.join(dest, entries[0])
-        if os.path.isfile(os.path.join(inner, "Makefile")):
-            return inner
-    return dest
-
-
-def aggregate_gpu_burn(plan, parsed, samples_by_index, exit_note=None):
-    """Per-GPU results from parsed gpu-burn output; gpu-burn numbers the GPUs it was given from 0."""
-    results = []
-    for position, target in enumerate(plan["targets"]):
-        seen = parsed["gpus"].get(position, {})
-        warm = warmup_seconds(plan["duration"]) / plan["duration"] * 100.0
-        steady = [g / 1000.0 for g, p in zip(seen.get("gflops", []), seen.get("percent", [])) if p >= warm]
-        if not steady:
-            steady = [g / 1000.0 for g in seen.get("gflops", [])]
-        result = _gpu_result(target, plan, steady)
-        problems = list(parsed["failures"])
-        if exit_note:
-            problems.append(exit_note)
-        if seen.get("died"):
-            problems.append("gpu-burn reports the GPU's process DIED")
-        if seen.get("verdict") is None:
-            problems.append("gpu-burn printed no verdict for this GPU")
-        result.update(
-            matrix_size=None,
-            iterations=None,
-            errors=seen.get("errors", 0),
-            nans=0,
-            spot_checks=0,
-            spot_check_failures=0,
-            spot_check_max_error=None,
-            gpu_burn_verdict=seen.get("verdict"),
-            worker_problems=problems,
-        )
-        result.update(summarize_samples(samples_by_index.get(target["index"], [])))
-        if result["max_temperature_c"] is None and seen.get("temps"):
-            result["max_temperature_c"] = max(seen["temps"])
-        results.append(result)
-    return results
-
-
-# ---------------------------------------------------------------------------------------------------------------------
 # Processes
 
 
@@ -838,18 +667,6 @@ def run_torch_burn(plan, torch_python, results_dir, sampler=None):
         note = _exit_note(output, timed_out, timeout)
         results.append(aggregate_torch_gpu(target, plan, events, samples.get(target["index"], []), note))
     return results
-
-
-def run_gpu_burn(plan, src_dir, sampler=None):
-    """Run a built gpu_burn on the plan's GPUs (CUDA_VISIBLE_DEVICES) and return the per-GPU results."""
-    argv = gpu_burn_run_argv(src_dir, plan["dtype"], plan["duration"], plan["memory_fraction"])
-    env = {"CUDA_VISIBLE_DEVICES": ",".join(str(t["index"]) for t in plan["targets"])}
-    indices = [t["index"] for t in plan["targets"]] if sampler else []
-    timeout = run_timeout(plan)
-    with BurnRunner(sampler=sampler, sample_indices=indices) as runner:
-        (output,), samples, timed_out = runner.run([argv], timeout, env=env, cwd=src_dir)
-    parsed = parse_gpu_burn_output(output["stdout"] + "\n" + output["stderr"])
-    return aggregate_gpu_burn(plan, parsed, samples, _exit_note(output, timed_out, timeout))
 
 
 def build_record(plan, results, started, finished):

@@ -20,8 +20,13 @@ description:
     counts NaN/Inf values, and periodically checks sampled output tiles against an FP64 reference, so a fault that
     corrupts every result the same way is caught too.
   - The V(gpu_burn) backend builds gpu-burn from O(gpu_burn_src) with the C(nvcc) of the discovered CUDA toolkit
-    and the GPUs' compute capability, and treats FAULTY, DIED, initialisation failures and a missing verdict as
-    failures although gpu-burn exits 0.
+    (C(NVCC) and C(CUDAPATH) for its Makefile) for the selected GPUs' compute capabilities, whichever of its
+    Makefile generations the source has (C(compare.ptx) or C(compare.fatbin); a release from before CUDA 13 gets a
+    compatibility header for CUDA 13's C(cuCtxCreate)). It runs C(gpu_burn) in its build directory on exactly the
+    selected GPUs (C(CUDA_VISIBLE_DEVICES) with C(CUDA_DEVICE_ORDER=PCI_BUS_ID), so indices mean what NVML says).
+  - gpu-burn's FAULTY and DIED, its own error lines (such as C(Couldn't init CUDA) or C(no CUDA-capable device is
+    detected)), the loader's (a missing C(libcuda.so.1)) and a missing verdict fail the GPU with those lines quoted,
+    although gpu-burn often exits 0. Its C(cuInit returned 0) line on success is not an error.
   - The verdict is stored under O(results_dir), keyed by the GPU UUIDs, driver version, backend, dtype and duration.
     A passing record younger than O(max_age) is returned with C(changed=false) and nothing runs.
   - A timeout, a signal or a failure of the module kills every burn-in process it started.
@@ -30,7 +35,7 @@ author:
 requirements:
   - Python 3.8 or newer on the managed host
   - PyTorch for O(torch_python) (torch backend); nvidia-ml-py for sampling (without it the run is not sampled)
-  - C(make) and a CUDA toolkit with C(nvcc) (gpu_burn backend)
+  - C(make), C(g++) and a CUDA toolkit with C(nvcc) and cuBLAS; C(libcuda) to link and run (gpu_burn backend)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - gpufleet.nvidia.cuda_search_paths
@@ -45,8 +50,8 @@ attributes:
 options:
   backend:
     description:
-      - V(auto) is V(gpu_burn) when O(gpu_burn_src) is given, C(nvcc) is found and gpu-burn can run O(dtype),
-        else V(torch).
+      - V(auto) is V(gpu_burn) when O(gpu_burn_src) is given, C(nvcc) is found and gpu-burn can run O(dtype)
+        (V(fp32) or V(fp64)), else V(torch).
     type: str
     choices: [auto, torch, gpu_burn]
     default: auto
@@ -60,7 +65,11 @@ options:
     elements: str
     default: [all]
   dtype:
-    description: Data type of the matrix multiplications. gpu-burn runs V(fp32), V(tf32) and V(fp64) only.
+    description:
+      - Data type of the matrix multiplications.
+      - gpu-burn runs V(fp32) (SGEMM) and V(fp64) (DGEMM, its C(-d)) only. It has no TF32 mode; its C(-tc) flag sets
+        cuBLAS's C(CUBLAS_TENSOR_OP_MATH), which runs FP32 GEMMs as C(CUBLAS_COMPUTE_32F_FAST_16F) (FP16
+        tensor-core math). So O(backend=gpu_burn) with V(tf32) fails saying so, and V(auto) uses V(torch) for it.
     type: str
     choices: [bf16, fp16, tf32, fp32, fp64]
     default: bf16
@@ -90,7 +99,10 @@ options:
   gpu_burn_src:
     description:
       - gpu-burn's source on the managed host (a directory, a tar or zip archive) or a git URL to clone. It is
-        copied before it is built; it is never shipped with this collection.
+        copied under O(results_dir) (without any C(gpu_burn) or compare kernel built before) and built there; it is
+        never shipped with this collection.
+      - Needs C(make), C(g++) and a CUDA toolkit with C(nvcc), cuBLAS and the headers (found through
+        O(cuda_search_paths)), and C(libcuda) to link and run (the NVIDIA driver, or the toolkit's C(stubs) to link).
     type: str
   state:
     description:
@@ -400,7 +412,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn, gpu_burn
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import run_command
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import discover_cuda, validate_search_paths
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import (
@@ -466,17 +478,12 @@ def nvml_sampler(plan):
 
 
 def build_gpu_burn(module, plan, nvcc, cuda_path):
-    """A built gpu-burn source directory for the plan's GPUs."""
-    src = burn.fetch_gpu_burn_src(
+    """gpu-burn built for the plan's GPUs (gpu_burn.build_gpu_burn's result)."""
+    src = gpu_burn.fetch_gpu_burn_src(
         module.params["gpu_burn_src"], os.path.join(module.params["results_dir"], "build"), run_command
     )
     capabilities = [t.get("compute_capability") for t in plan["targets"]]
-    argv = burn.gpu_burn_build_argv(src, nvcc, cuda_path, capabilities)
-    rc, out, err = module.run_command(argv)
-    if rc != 0:
-        tail = " / ".join((err or out).strip().splitlines()[-5:])
-        raise burn.BurnError(f"building gpu-burn failed (rc {rc}): {tail}")
-    return src
+    return gpu_burn.build_gpu_burn(src, nvcc, cuda_path, capabilities, run_command)
 
 
 def run_validated(module, plan, nvcc, cuda_path):
@@ -519,7 +526,7 @@ def run_validated(module, plan, nvcc, cuda_path):
     started = time.time()
     with nvml_sampler(plan) as sampler:
         if plan["backend"] == "gpu_burn":
-            results = burn.run_gpu_burn(plan, build_gpu_burn(module, plan, nvcc, cuda_path), sampler)
+            results = gpu_burn.run_gpu_burn(plan, build_gpu_burn(module, plan, nvcc, cuda_path), sampler)
         else:
             results = burn.run_torch_burn(plan, params["torch_python"] or sys.executable, results_dir, sampler)
     failing = burn.judge(results, thresholds)

@@ -1,8 +1,6 @@
-"""The burn-in engine's decisions: gpu-burn parsing, aggregation, thresholds, records, plans and command lines.
+"""The burn-in engine's decisions: aggregation, thresholds, records, plans and command lines.
 
-The gpu-burn transcripts below are written by us from gpu-burn's documented output format: progress lines separated
-by carriage returns, one ``proc'd``/``errors``/``temps`` cell per GPU joined by `` - ``, and a final
-``Tested N GPUs`` block with ``GPU i: OK`` or ``GPU i: FAULTY``.
+The gpu_burn backend has its own tests (test_gpu_burn.py); records here are made from one of its transcripts.
 """
 
 import json
@@ -12,78 +10,9 @@ import time
 
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn, gpu_burn
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn_worker import WORKER_SOURCE
-
-HEADER = (
-    "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aaaa)\n"
-    "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-bbbb)\n"
-    "Initialized device 0 with 81079 MB of memory (80530 MB available, using 72477 MB of it), using FLOATS\n"
-    "Results are 268435456 bytes each, thus performing 280 iterations\n"
-    "Burning for 60 seconds.\n"
-)
-
-
-def progress(percent, gflops, errors, temps):
-    procd = " - ".join(f"{1000 * (i + 1)} ({g} Gflop/s)" for i, g in enumerate(gflops))
-    errs = " - ".join(str(e) for e in errors)
-    temp = " - ".join(f"{t} C" for t in temps)
-    return f"{percent:.1f}%  proc'd: {procd}   errors: {errs}   temps: {temp} "
-
-
-def transcript(verdicts, errors=(0, 0), extra=""):
-    lines = "\r".join(progress(p, [50000 + p, 51000 + p], errors, [60 + int(p) // 10, 61]) for p in (5, 20, 50, 90))
-    tail = "\nKilling processes with SIGTERM (soft kill)\ndone\n\nTested 2 GPUs:\n"
-    tail += "".join(f"\tGPU {i}: {v}\n" for i, v in enumerate(verdicts))
-    return HEADER + lines + extra + tail
-
-
-@pytest.mark.parametrize(
-    ("text", "expected_verdicts", "failures", "no_clients"),
-    [
-        (transcript(["OK", "OK"]), {0: "OK", 1: "OK"}, 0, False),
-        (transcript(["OK", "FAULTY"], errors=(0, 12)), {0: "OK", 1: "FAULTY"}, 0, False),
-        (transcript(["OK"]), {0: "OK", 1: None}, 0, False),
-        (
-            HEADER + progress(10.0, [50000], [0], [60]) + "\n\nNo clients are alive!  Aborting\n",
-            {0: None, 1: None},
-            1,
-            True,
-        ),
-        (transcript(["OK", "OK"], extra="\nGPU 1: DIED!\n"), {0: "OK", 1: "OK"}, 1, False),
-        (
-            "Couldn't init a GPU test: Error in load module (gpu_burn-drv.cpp:239): a PTX JIT compilation failed\n",
-            {},
-            1,
-            False,
-        ),
-        ("", {}, 0, False),
-    ],
-    ids=["ok", "faulty", "missing-verdict", "no-clients", "died", "init-failure", "empty"],
-)
-def test_parse_gpu_burn_output(text, expected_verdicts, failures, no_clients):
-    parsed = burn.parse_gpu_burn_output(text)
-    assert {i: g["verdict"] for i, g in parsed["gpus"].items()} == expected_verdicts
-    assert len(parsed["failures"]) == failures
-    assert parsed["no_clients_alive"] is no_clients
-
-
-def test_parse_gpu_burn_progress_values():
-    parsed = burn.parse_gpu_burn_output(transcript(["OK", "FAULTY"], errors=(0, 12)))
-    gpu0, gpu1 = parsed["gpus"][0], parsed["gpus"][1]
-    assert gpu0["uuid"] == "GPU-aaaa" and gpu0["name"] == "NVIDIA H100 80GB HBM3"
-    assert gpu0["gflops"] == [50005.0, 50020.0, 50050.0, 50090.0]
-    assert gpu0["percent"] == [5.0, 20.0, 50.0, 90.0]
-    assert gpu1["errors"] == 12 and gpu0["errors"] == 0
-    assert gpu0["temps"] == [60, 62, 65, 69]
-
-
-def test_parse_gpu_burn_died_in_errors_cell_and_warnings():
-    text = HEADER + "50.0%  proc'd: 10 (100 Gflop/s) - 0 (0 Gflop/s)   errors: 0 - 0 (DIED!)   temps: 50 C - 0 C \n"
-    text += "WARNING: GPU 0 is running hot\n"
-    parsed = burn.parse_gpu_burn_output(text)
-    assert parsed["gpus"][1]["died"] is True and parsed["gpus"][0]["died"] is False
-    assert parsed["warnings"] == ["WARNING: GPU 0 is running hot"]
+from ansible_collections.gpufleet.nvidia.tests.unit.plugins.module_utils import gpu_burn_transcripts
 
 
 def gpu_plan(duration=60.0, dtype="fp32", names=("NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3")):
@@ -104,26 +33,6 @@ def gpu_plan(duration=60.0, dtype="fp32", names=("NVIDIA H100 80GB HBM3", "NVIDI
     }
     plan["key"] = burn.record_key(plan)
     return plan
-
-
-def test_aggregate_gpu_burn_fails_faulty_and_missing_verdict():
-    plan = gpu_plan()
-    parsed = burn.parse_gpu_burn_output(transcript(["FAULTY"], errors=(3, 0)))
-    results = burn.aggregate_gpu_burn(plan, parsed, {})
-    failing = burn.judge(results, {"max_errors": 0})
-    assert [r["index"] for r in failing] == [0, 1]
-    assert any("gpu-burn verdict FAULTY" in reason for reason in results[0]["reasons"])
-    assert any("3 result mismatch" in reason for reason in results[0]["reasons"])
-    assert "gpu-burn printed no verdict for this GPU" in results[1]["reasons"]
-    # Warm-up (the first 10% of the run) is left out of the TFLOPS figures.
-    assert results[0]["tflops"]["min"] == pytest.approx(50.020)
-    assert results[0]["peak_tflops"] == 67.0
-    assert results[0]["max_temperature_c"] == 69
-
-
-def test_aggregate_gpu_burn_passes_when_all_ok():
-    results = burn.aggregate_gpu_burn(gpu_plan(), burn.parse_gpu_burn_output(transcript(["OK", "OK"])), {})
-    assert burn.judge(results, {"max_errors": 0}) == []
 
 
 def worker_output(progress_points, errors=0, summary=True):
@@ -258,7 +167,8 @@ def test_record_key_covers_uuids_driver_backend_dtype_duration():
 
 
 def passing_record(plan, finished):
-    results = burn.aggregate_gpu_burn(plan, burn.parse_gpu_burn_output(transcript(["OK", "OK"])), {})
+    parsed = gpu_burn.parse_gpu_burn_output(*gpu_burn_transcripts.good_run("3ead140", gpus=2))
+    results = gpu_burn.aggregate_gpu_burn(plan, parsed, {})
     burn.judge(results, {})
     return burn.build_record(plan, results, finished - 60, finished)
 
@@ -334,8 +244,9 @@ def test_plan_selects_gpus_and_backend():
     assert burn.plan_burn(params(dtype="fp32", gpu_burn_src="/src"), FACTS, nvcc="/cuda/bin/nvcc")["backend"] == (
         "gpu_burn"
     )
-    # auto falls back to torch for a dtype gpu-burn does not have, or without nvcc
+    # auto falls back to torch for a dtype gpu-burn does not have (tf32 included: -tc is FP16 math), or without nvcc
     assert burn.plan_burn(params(gpu_burn_src="/src"), FACTS, nvcc="/cuda/bin/nvcc")["backend"] == "torch"
+    assert burn.plan_burn(params(dtype="tf32", gpu_burn_src="/src"), FACTS, nvcc="/cuda/bin/nvcc")["backend"] == "torch"
     assert burn.plan_burn(params(dtype="fp32", gpu_burn_src="/src"), FACTS)["backend"] == "torch"
 
 
@@ -345,8 +256,18 @@ def test_plan_selects_gpus_and_backend():
         ({}, {"present": False, "error": "NVML: Driver Not Loaded"}, "No NVIDIA GPU found: NVML: Driver Not Loaded"),
         ({"gpus": ["7"]}, FACTS, "gpus: GPU 7 does not exist"),
         ({"gpus": ["all", "0"]}, FACTS, "'all' cannot be combined"),
-        ({"backend": "gpu_burn"}, FACTS, "needs gpu_burn_src"),
-        ({"backend": "gpu_burn", "gpu_burn_src": "/src"}, FACTS, "needs nvcc"),
+        ({"backend": "gpu_burn", "dtype": "fp32"}, FACTS, "needs gpu_burn_src"),
+        ({"backend": "gpu_burn", "dtype": "fp64", "gpu_burn_src": "/src"}, FACTS, "needs nvcc"),
+        (
+            {"backend": "gpu_burn", "dtype": "bf16", "gpu_burn_src": "/src"},
+            FACTS,
+            "runs fp32, fp64 only, not dtype=bf16",
+        ),
+        (
+            {"backend": "gpu_burn", "dtype": "tf32", "gpu_burn_src": "/src"},
+            FACTS,
+            "dtype=tf32: gpu-burn has no TF32 mode: its -tc flag .*CUBLAS_COMPUTE_32F_FAST_16F.*backend=torch",
+        ),
         ({"duration": 0}, FACTS, "duration: must be more than 0"),
         ({"memory_fraction": 1.5}, FACTS, "memory_fraction"),
         ({"matrix_size": "big"}, FACTS, "matrix_size"),
@@ -363,41 +284,6 @@ def test_plan_cpu_needs_no_gpu():
     assert plan["targets"] == [{"index": 0, "uuid": "cpu", "name": "cpu: Xeon", "device": "cpu"}]
     assert plan["driver_version"] == "cpu" and plan["backend"] == "torch"
     assert "on cpu (cpu: Xeon)" in burn.describe_plan(plan)
-
-
-def test_gpu_burn_build_argv():
-    argv = burn.gpu_burn_build_argv("/b/gpu-burn", "/usr/local/cuda-13.0/bin/nvcc", "/usr/local/cuda-13.0", ["9.0"])
-    assert argv == [
-        "make",
-        "-C",
-        "/b/gpu-burn",
-        "COMPUTE=",
-        "CUDAPATH=/usr/local/cuda-13.0",
-        "NVCC=/usr/local/cuda-13.0/bin/nvcc",
-        "NVCCFLAGS=-gencode arch=compute_90,code=sm_90",
-    ]
-    mixed = burn.gpu_burn_build_argv("/b", "/c/bin/nvcc", "/c", ["8.0", "9.0", "8.0"])
-    assert mixed[-1] == "NVCCFLAGS=-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90"
-    with pytest.raises(burn.BurnError, match="compute capability"):
-        burn.gpu_burn_build_argv("/b", "/c/bin/nvcc", "/c", [None])
-
-
-@pytest.mark.parametrize(
-    ("dtype", "flags"), [("fp32", []), ("fp64", ["-d"]), ("tf32", ["-tc"])], ids=["fp32", "fp64", "tf32"]
-)
-def test_gpu_burn_run_argv(dtype, flags):
-    argv = burn.gpu_burn_run_argv("/b/gpu-burn", dtype, 120.0, 0.9)
-    assert argv == ["/b/gpu-burn/gpu_burn", "-m", "90%", *flags, "-c", "/b/gpu-burn/compare.ptx", "120"]
-
-
-def test_fetch_gpu_burn_src_copies_directory_and_rejects_unknown(tmp_path):
-    src = tmp_path / "gpu-burn"
-    src.mkdir()
-    (src / "Makefile").write_text("all:\n")
-    copy = burn.fetch_gpu_burn_src(str(src), str(tmp_path / "work"), runner=None)
-    assert os.path.isfile(os.path.join(copy, "Makefile")) and copy != str(src)
-    with pytest.raises(burn.BurnError, match="not a directory"):
-        burn.fetch_gpu_burn_src(str(tmp_path / "missing"), str(tmp_path / "work"), runner=None)
 
 
 def test_prometheus_metrics():
