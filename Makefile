@@ -69,6 +69,7 @@ unit: venv host-deps
 
 integration: venv host-deps
 	hack/torch-venv.sh
+	hack/gpu-burn-deps.sh
 	python -m pytest -m "not gpu" tests/integration
 
 molecule: host-deps venv
