@@ -18,7 +18,8 @@ options:
       - Entries may start with an environment variable of the remote host (V($CUDA_HOME), V($CUDA_PATH)); an entry
         whose variable is unset is skipped. V(~) is expanded. Every other entry must be an absolute path.
       - When not set, V($CUDA_HOME), V($CUDA_PATH), V(/usr/local/cuda), V(/usr/local/cuda-*), V(/opt/cuda) and
-        V(/usr/lib/cuda) are searched, and the toolkit of the C(nvcc) found on E(PATH) is added.
+        V(/usr/lib/cuda) are searched, and the toolkit of the C(nvcc) found on E(PATH) and the distribution's toolkit
+        in V(/usr) (C(/usr/bin/nvcc), Debian and Ubuntu C(nvidia-cuda-toolkit)) are added.
     type: list
     elements: path
 """

@@ -25,7 +25,8 @@ options:
     required: true
   want:
     description:
-      - V(default) is the toolkit C(/usr/local/cuda) points to (or the one of the C(nvcc) on E(PATH)).
+      - V(default) is the toolkit C(/usr/local/cuda) points to (or the one of the C(nvcc) on E(PATH), V(/usr) for
+        the distribution's C(/usr/bin/nvcc)).
       - V(latest) is the highest version found.
       - A version such as V(12.4) or V(12) picks the highest toolkit whose version starts with those components
         (V(12.1) matches 12.1.1, not 12.10).
@@ -55,12 +56,16 @@ _value:
   sample:
     path: /usr/local/cuda-12.4
     aliases: [/usr/local/cuda]
+    layout: nvidia
     version: 12.4.131
     version_short: "12.4"
     nvcc: /usr/local/cuda-12.4/bin/nvcc
     libcudart: /usr/local/cuda-12.4/lib64/libcudart.so.12
     lib_dirs: [/usr/local/cuda-12.4/lib64]
     bin_dir: /usr/local/cuda-12.4/bin
+    include_dir: /usr/local/cuda-12.4/include
+    libdevice_dir: /usr/local/cuda-12.4/nvvm/libdevice
+    tools: [/usr/local/cuda-12.4/bin/nvcc, /usr/local/cuda-12.4/bin/ptxas]
 """
 
 from collections.abc import Mapping

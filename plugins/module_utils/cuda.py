@@ -4,10 +4,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Find the CUDA toolkits installed on a host and tell which one a user actually gets.
 
-One implementation shared by the gpu_facts module, the cuda_env role and the burn-in module. Parsers are pure
-functions over text; discovery reads the filesystem and runs ``nvcc --version`` / ``ldconfig -p`` only through the
-``runner`` it is given, and never raises on odd trees: a toolkit whose version cannot be read is still listed, with
-``version: None`` and the reason in ``error``.
+One implementation shared by the gpu_facts module, the cuda_env role and the burn-in module. The parsers (in
+cuda_parse) are pure functions over text; discovery reads the filesystem and runs ``nvcc --version`` / ``ldconfig -p``
+only through the ``runner`` it is given, and never raises on odd trees: a toolkit whose version cannot be read is still
+listed, with ``version: None`` and the reason in ``error``.
+
+Two layouts exist. NVIDIA's (runfile, NVIDIA's .deb/.rpm, conda, tarballs): everything under one root such as
+/usr/local/cuda-12.4. The distribution's (Debian/Ubuntu ``nvidia-cuda-toolkit``): the toolkit is spread over the system
+prefix /usr - /usr/bin/nvcc is a wrapper script that execs /usr/lib/nvidia-cuda-toolkit/bin/nvcc, headers are in
+/usr/include, libraries in the multiarch directory (/usr/lib/x86_64-linux-gnu) that the dynamic linker already searches,
+and /usr/lib/cuda is only a compatibility tree (empty bin/ and lib64/, include/cuda.h and nvvm/libdevice links).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,12 +21,29 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import glob
-import json
 import os
 import re
 import shutil
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import run_command
+
+# The parsers live in cuda_parse; they are re-exported here, where callers have always found them.
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda_parse import (  # pylint: disable=unused-import
+    VERSION_RE,
+    expand_search_path as expand_search_path,
+    is_wsl as is_wsl,
+    libcudart_in_cache as libcudart_in_cache,
+    parse_ldconfig_cache as parse_ldconfig_cache,
+    parse_nvcc_build_version as parse_nvcc_build_version,
+    parse_nvcc_version as parse_nvcc_version,
+    parse_nvcc_wrapper as parse_nvcc_wrapper,
+    parse_version_json as parse_version_json,
+    parse_version_json_detail as parse_version_json_detail,
+    parse_version_txt as parse_version_txt,
+    short_version as short_version,
+    validate_search_paths as validate_search_paths,
+    version_key as version_key,
+)
 
 DEFAULT_CUDA_SEARCH_PATHS = [
     "$CUDA_HOME",
@@ -33,6 +56,27 @@ DEFAULT_CUDA_SEARCH_PATHS = [
 
 # The symlink the NVIDIA packages (and update-alternatives) point at the toolkit users get by default.
 DEFAULT_CUDA_LINK = "/usr/local/cuda"
+# The prefix a distribution's packages install CUDA into; a toolkit rooted there has the "distribution" layout.
+SYSTEM_PREFIX = "/usr"
+LAYOUT_NVIDIA = "nvidia"
+LAYOUT_DISTRIBUTION = "distribution"
+# The programs of a toolkit that build tools look for in $CUDA_HOME/bin (listed in the facts as ``tools``).
+CUDA_TOOLS = (
+    "bin2c",
+    "compute-sanitizer",
+    "cu++filt",
+    "cuda-gdb",
+    "cuda-gdbserver",
+    "cudafe++",
+    "cuobjdump",
+    "fatbinary",
+    "nvcc",
+    "nvdisasm",
+    "nvlink",
+    "nvprof",
+    "nvprune",
+    "ptxas",
+)
 WSL_LIB_DIR = "/usr/lib/wsl/lib"
 PROC_VERSION = "/proc/version"
 
@@ -47,157 +91,14 @@ _LDCONFIG_CANDIDATES = ("ldconfig", "/sbin/ldconfig", "/usr/sbin/ldconfig")
 _NVCC_TIMEOUT = 15
 _LDCONFIG_TIMEOUT = 10
 
-_VERSION_RE = re.compile(r"^\d+\.\d+(?:\.\d+)*$")
-_NVCC_RELEASE_RE = re.compile(r"\brelease\s+(\d+\.\d+)\b")
-_NVCC_BUILD_RE = re.compile(r"\bV(\d+\.\d+\.\d+)\b")
-_VERSION_TXT_RE = re.compile(r"^\s*CUDA\s+Version\s+(\d+\.\d+(?:\.\d+)*)\s*$", re.MULTILINE)
-_ENV_VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-_LDCONFIG_LINE_RE = re.compile(r"^\s*(\S+)\s+\(([^)]*)\)\s*=>\s*(\S.*?)\s*$")
-_NVCC_WRAPPER_RE = re.compile(r"(/[^\s'\"]*/bin/nvcc)(?![\w.-])")
+# Debian multiarch directory names: x86_64-linux-gnu, aarch64-linux-gnu, powerpc64le-linux-gnu, arm-linux-gnueabihf.
+_MULTIARCH_RE = re.compile(r"^[a-z0-9_]+-linux-[a-z0-9_]+$")
 # Wrapper scripts are tiny; anything bigger on PATH is the real (ELF) nvcc.
 _WRAPPER_MAX_BYTES = 4096
 
 
 class CudaSelectionError(Exception):
     """The toolkit asked for is not installed; the message lists the versions that are."""
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Pure parsers
-
-
-def parse_nvcc_version(text):
-    """Return the release ("12.4") from ``nvcc --version`` output, or None.
-
-    Every nvcc since CUDA 7 prints ``Cuda compilation tools, release 12.4, V12.4.131``.
-    """
-    match = _NVCC_RELEASE_RE.search(text or "")
-    return match.group(1) if match else None
-
-
-def parse_nvcc_build_version(text):
-    """Return nvcc's own full version ("12.4.131", from ``V12.4.131``) or None."""
-    match = _NVCC_BUILD_RE.search(text or "")
-    return match.group(1) if match else None
-
-
-def parse_version_txt(text):
-    """Return the version from a CUDA <= 11.0 ``version.txt`` ("CUDA Version 10.2.89"), or None."""
-    match = _VERSION_TXT_RE.search(text or "")
-    return match.group(1) if match else None
-
-
-def parse_version_json_detail(text):
-    """Return (version, problem) for a CUDA >= 11.1 ``version.json``; problem says why version is None."""
-    try:
-        data = json.loads(text or "")
-    except ValueError as exc:
-        return None, f"not valid JSON ({exc})"
-    cuda = data.get("cuda") if isinstance(data, dict) else None
-    version = cuda.get("version") if isinstance(cuda, dict) else None
-    if isinstance(version, str) and _VERSION_RE.match(version.strip()):
-        return version.strip(), None
-    return None, "no cuda.version entry"
-
-
-def parse_version_json(text):
-    """Return ``cuda.version`` ("12.4.1") from a CUDA >= 11.1 ``version.json``, or None (also for garbage)."""
-    return parse_version_json_detail(text)[0]
-
-
-def parse_nvcc_wrapper(text):
-    """Return the nvcc a shell wrapper execs ("exec /usr/local/cuda-13.0/bin/nvcc \"$@\""), or None."""
-    if not (text or "").startswith("#!"):
-        return None
-    match = _NVCC_WRAPPER_RE.search(text)
-    return match.group(1) if match else None
-
-
-def short_version(version):
-    """Return "major.minor" of a dotted version, or None."""
-    if not version:
-        return None
-    parts = version.split(".")
-    if len(parts) < 2:
-        return None
-    return f"{parts[0]}.{parts[1]}"
-
-
-def version_key(version):
-    """Sort key for dotted versions; None gives () (compare only among toolkits that have a version)."""
-    if not version:
-        return ()
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
-
-
-def parse_ldconfig_cache(text):
-    """Parse ``ldconfig -p`` output into {soname: [paths]} in cache order (first path wins at load time)."""
-    cache = {}
-    for line in (text or "").splitlines():
-        match = _LDCONFIG_LINE_RE.match(line)
-        if not match:
-            continue
-        soname, path = match.group(1), match.group(3)
-        paths = cache.setdefault(soname, [])
-        if path not in paths:
-            paths.append(path)
-    return cache
-
-
-def libcudart_in_cache(cache):
-    """Return the cached paths of any libcudart.so* soname (empty list when the linker cannot find one)."""
-    paths = []
-    for soname in sorted(cache):
-        if soname == "libcudart.so" or soname.startswith("libcudart.so."):
-            paths.extend(cache[soname])
-    return paths
-
-
-def is_wsl(proc_version_text):
-    """True when /proc/version names a WSL kernel ("...-microsoft-standard-WSL2")."""
-    lowered = (proc_version_text or "").lower()
-    return "microsoft" in lowered or "wsl" in lowered
-
-
-def validate_search_paths(paths):
-    """Return a list of error strings for cuda_search_paths entries the module must reject (empty when fine).
-
-    Entries must be absolute paths or globs, or start with ``~`` or a ``$VAR`` / ``${VAR}`` reference.
-    """
-    errors = []
-    if not isinstance(paths, (list, tuple)):
-        return ["cuda_search_paths must be a list of absolute paths, globs or $VAR references"]
-    for entry in paths:
-        if not isinstance(entry, str) or not entry.strip():
-            errors.append(f"cuda_search_paths entry {entry!r} is not a non-empty string")
-        elif not (entry.startswith(("/", "~")) or _ENV_VAR_RE.match(entry)):
-            errors.append(
-                f"cuda_search_paths entry {entry!r} is relative; "
-                "use an absolute path (globs allowed), ~ or a $VAR reference"
-            )
-    return errors
-
-
-def expand_search_path(entry, environ):
-    """Expand ``~`` and $VAR references from environ; None when a variable is unset/empty or the result is relative."""
-    missing = []
-    if entry == "~" or entry.startswith("~/"):
-        entry = "$HOME" + entry[1:]
-    elif entry.startswith("~"):
-        entry = os.path.expanduser(entry)  # ~user: from the password database
-
-    def _substitute(match):
-        name = match.group(1) or match.group(2)
-        value = environ.get(name)
-        if not value:
-            missing.append(name)
-            return ""
-        return value
-
-    expanded = _ENV_VAR_RE.sub(_substitute, entry)
-    if missing or not os.path.isabs(expanded):
-        return None
-    return os.path.normpath(expanded)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -276,15 +177,23 @@ def read_toolkit_version(path, runner=run_command):
     return version, source
 
 
+def _libcudart_in_dir(lib_dir):
+    """libcudart.so in lib_dir (the development link), else its first libcudart.so.* that is a file, else None."""
+    unversioned = os.path.join(lib_dir, "libcudart.so")
+    if os.path.isfile(unversioned):
+        return unversioned
+    for candidate in sorted(glob.glob(os.path.join(lib_dir, "libcudart.so.*"))):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
 def _find_libcudart(root):
     for pattern in _LIBCUDART_DIR_PATTERNS:
         for lib_dir in sorted(glob.glob(os.path.join(root, pattern))):
-            unversioned = os.path.join(lib_dir, "libcudart.so")
-            if os.path.isfile(unversioned):
-                return unversioned
-            for candidate in sorted(glob.glob(os.path.join(lib_dir, "libcudart.so.*"))):
-                if os.path.isfile(candidate):
-                    return candidate
+            found = _libcudart_in_dir(lib_dir)
+            if found:
+                return found
     return None
 
 
@@ -297,21 +206,106 @@ def _lib_dirs(root):
     return found
 
 
-def describe_toolkit(root, runner=run_command):
-    """Return the toolkit dict for the directory root (already a realpath)."""
+def system_lib_dir(directory, prefix=SYSTEM_PREFIX):
+    """The real path of directory when it is a library directory of prefix (lib, lib64 or lib/<multiarch>), else None.
+
+    ldconfig names /lib/x86_64-linux-gnu on a merged /usr; its real path is /usr/lib/x86_64-linux-gnu.
+    """
+    real = os.path.realpath(directory)
+    real_prefix = os.path.realpath(prefix)
+    lib = os.path.join(real_prefix, "lib")
+    if real in (lib, os.path.join(real_prefix, "lib64")):
+        return real
+    if os.path.dirname(real) == lib and _MULTIARCH_RE.match(os.path.basename(real)):
+        return real
+    return None
+
+
+def _distribution_libraries(prefix, cached_libcudart):
+    """Return (lib_dirs, libcudart) of a distribution toolkit: the system library directories that hold libcudart.
+
+    The linker cache says where libcudart really is (the multiarch directory on Debian/Ubuntu); without one, the
+    directories distributions install into are looked at. Only existing directories that hold a libcudart count.
+    """
+    lib_dirs = []
+    for path in cached_libcudart or ():
+        lib_dir = system_lib_dir(os.path.dirname(path), prefix)
+        if lib_dir and lib_dir not in lib_dirs and _libcudart_in_dir(lib_dir):
+            lib_dirs.append(lib_dir)
+    if not lib_dirs:
+        real_prefix = os.path.realpath(prefix)
+        for pattern in ("lib/*-linux-*", "lib64", "lib"):
+            for candidate in sorted(glob.glob(os.path.join(real_prefix, pattern))):
+                lib_dir = system_lib_dir(candidate, prefix) if os.path.isdir(candidate) else None
+                if lib_dir and lib_dir not in lib_dirs and _libcudart_in_dir(lib_dir):
+                    lib_dirs.append(lib_dir)
+    return lib_dirs, (_libcudart_in_dir(lib_dirs[0]) if lib_dirs else None)
+
+
+def _real_nvcc(nvcc):
+    """The program an nvcc really is: its real path, or the real path of what a small wrapper script execs."""
+    real = os.path.realpath(nvcc)
+    target = _nvcc_wrapper_target(real)
+    return os.path.realpath(target) if target else real
+
+
+def _include_dir(root):
+    for include in [os.path.join(root, "include"), *sorted(glob.glob(os.path.join(root, "targets", "*", "include")))]:
+        if os.path.isfile(os.path.join(include, "cuda_runtime.h")):
+            return include
+    return None
+
+
+def _libdevice_dir(root, nvcc):
+    """nvvm/libdevice of the toolkit; for Debian's layout, libdevice next to the real nvcc's bin directory."""
+    candidates = [os.path.join(root, "nvvm", "libdevice")]
+    if nvcc:
+        home = os.path.dirname(os.path.dirname(_real_nvcc(nvcc)))
+        candidates += [os.path.join(home, "nvvm", "libdevice"), os.path.join(home, "libdevice")]
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            return os.path.realpath(candidate)
+    return None
+
+
+def describe_toolkit(root, runner=run_command, system_prefix=SYSTEM_PREFIX, cached_libcudart=None):
+    """Return the toolkit dict for the directory root (already a realpath).
+
+    A root equal to system_prefix is a distribution toolkit: its libraries are found from cached_libcudart (the
+    libcudart paths of ``ldconfig -p``; run here when None) instead of under the root.
+    """
     version, source, problems = _toolkit_version_detail(root, runner)
     nvcc = os.path.join(root, "bin", "nvcc")
+    nvcc = nvcc if _is_executable_file(nvcc) else None
     bin_dir = os.path.join(root, "bin")
+    bin_dir = bin_dir if os.path.isdir(bin_dir) else None
+    if system_prefix and root == os.path.realpath(system_prefix):
+        layout = LAYOUT_DISTRIBUTION
+        if cached_libcudart is None:
+            cached_libcudart = _ldconfig_libcudart(runner)[1]
+        lib_dirs, libcudart = _distribution_libraries(root, cached_libcudart)
+    else:
+        layout = LAYOUT_NVIDIA
+        lib_dirs, libcudart = _lib_dirs(root), _find_libcudart(root)
+    tools = [
+        os.path.join(bin_dir, name)
+        for name in CUDA_TOOLS
+        if bin_dir and _is_executable_file(os.path.join(bin_dir, name))
+    ]
     return {
         "path": root,
         "aliases": [],
+        "layout": layout,
         "version": version,
         "version_short": short_version(version),
         "version_source": source,
-        "nvcc": nvcc if _is_executable_file(nvcc) else None,
-        "libcudart": _find_libcudart(root),
-        "lib_dirs": _lib_dirs(root),
-        "bin_dir": bin_dir if os.path.isdir(bin_dir) else None,
+        "nvcc": nvcc,
+        "libcudart": libcudart,
+        "lib_dirs": lib_dirs,
+        "bin_dir": bin_dir,
+        "include_dir": _include_dir(root),
+        "libdevice_dir": _libdevice_dir(root, nvcc),
+        "tools": tools,
         "error": "; ".join(problems) if problems else None,
     }
 
@@ -368,6 +362,46 @@ def toolkit_of_nvcc(nvcc_path):
     return None
 
 
+def distribution_toolkit_root(system_prefix=SYSTEM_PREFIX):
+    """The real path of system_prefix when its bin/nvcc belongs to a toolkit laid out over it (Debian's
+    /usr/bin/nvcc wrapper, with /usr/include/cuda_runtime.h), else None (no nvcc there, or one that leads elsewhere)."""
+    if not system_prefix:
+        return None
+    real_prefix = os.path.realpath(system_prefix)
+    nvcc = os.path.join(real_prefix, "bin", "nvcc")
+    if os.path.lexists(nvcc) and toolkit_of_nvcc(nvcc) == real_prefix:
+        return real_prefix
+    return None
+
+
+def _is_compat_tree(real, distribution_root):
+    """Debian's /usr/lib/cuda: no nvcc of its own, include/cuda.h or nvvm/libdevice leading into the distribution's."""
+    if not distribution_root or real == distribution_root or os.path.lexists(os.path.join(real, "bin", "nvcc")):
+        return False
+    nvcc = os.path.join(distribution_root, "bin", "nvcc")
+    pairs = (
+        (os.path.join(real, "include", "cuda.h"), os.path.join(distribution_root, "include", "cuda.h")),
+        (os.path.join(real, "nvvm", "libdevice"), _libdevice_dir(distribution_root, nvcc)),
+    )
+    return any(
+        theirs and os.path.exists(ours) and os.path.realpath(ours) == os.path.realpath(theirs) for ours, theirs in pairs
+    )
+
+
+def _toolkit_identity(candidate, distribution_root):
+    """The real path of the toolkit a searched directory stands for, or None when it is not one."""
+    real = os.path.realpath(candidate)
+    if _is_compat_tree(real, distribution_root):
+        return distribution_root
+    if not looks_like_toolkit(candidate):
+        return None
+    # A directory whose bin/nvcc is another toolkit's (the CUDA home of links cuda_env builds for a distribution
+    # toolkit, whose bin/nvcc links to /usr/bin/nvcc) is that toolkit, not a second one.
+    nvcc = os.path.join(real, "bin", "nvcc")
+    owner = toolkit_of_nvcc(nvcc) if os.path.lexists(nvcc) else None
+    return owner or real
+
+
 def _ldconfig_libcudart(runner):
     """Return (resolvable, paths): resolvable is None when no ldconfig could be run."""
     for ldconfig in _LDCONFIG_CANDIDATES:
@@ -387,11 +421,13 @@ def discover_cuda(
     default_link=DEFAULT_CUDA_LINK,
     proc_version_path=PROC_VERSION,
     wsl_lib_dir=WSL_LIB_DIR,
+    system_prefix=SYSTEM_PREFIX,
 ):
     """Discover CUDA toolkits; see the module's RETURN for the shape.
 
-    search_paths defaults to DEFAULT_CUDA_SEARCH_PATHS plus the toolkit of the nvcc found on PATH. environ defaults
-    to os.environ (for $VAR expansion), path_env to environ's PATH. The last three arguments exist for tests.
+    search_paths defaults to DEFAULT_CUDA_SEARCH_PATHS plus the toolkit of the nvcc found on PATH and the distribution's
+    toolkit in system_prefix. environ defaults to os.environ (for $VAR expansion), path_env to environ's PATH. The last
+    four arguments exist for tests (a fake root).
     """
     if environ is None:
         environ = os.environ
@@ -404,17 +440,22 @@ def discover_cuda(
     nvcc_on_path = shutil.which("nvcc", path=path_env) if path_env else None
     candidates = candidate_dirs(search_paths, environ)
     path_root = toolkit_of_nvcc(nvcc_on_path)
-    if use_defaults and path_root and path_root not in candidates:
-        candidates.append(path_root)
+    distribution_root = distribution_toolkit_root(system_prefix)
+    if use_defaults:
+        for root in (path_root, distribution_root):
+            if root and root not in candidates:
+                candidates.append(root)
+
+    resolvable, cached_libcudart = _ldconfig_libcudart(runner)
 
     toolkits = {}
     order = []
     for candidate in candidates:
-        if not looks_like_toolkit(candidate):
+        real = _toolkit_identity(candidate, distribution_root)
+        if real is None:
             continue
-        real = os.path.realpath(candidate)
         if real not in toolkits:
-            toolkits[real] = describe_toolkit(real, runner)
+            toolkits[real] = describe_toolkit(real, runner, system_prefix, cached_libcudart)
             order.append(real)
         if candidate != real and candidate not in toolkits[real]["aliases"]:
             toolkits[real]["aliases"].append(candidate)
@@ -432,7 +473,6 @@ def discover_cuda(
     elif path_root in toolkits:
         default = path_root
 
-    resolvable, _paths = _ldconfig_libcudart(runner)
     proc_version, _error = _read_text(proc_version_path)
     wsl = is_wsl(proc_version)
 
@@ -469,7 +509,7 @@ def select_toolkit(discovered, want):
         if toolkits:
             return max(toolkits, key=lambda tk: version_key(tk["version"]))
         raise CudaSelectionError("no CUDA toolkit with a readable version found")
-    if not _VERSION_RE.match(want) and not want.isdigit():
+    if not VERSION_RE.match(want) and not want.isdigit():
         raise CudaSelectionError(f"CUDA version {want!r} is not 'default', 'latest' or a version like '12.4'")
 
     prefix = want.split(".")

@@ -18,6 +18,12 @@ description:
     otherwise.
   - Finds the CUDA toolkits installed, which one is the default, whether C(nvcc) is on E(PATH) and whether the dynamic
     linker finds C(libcudart).
+  - Knows two layouts (RV(ansible_facts.gpu.cuda.toolkits[].layout)). NVIDIA's keeps a toolkit under one root such as
+    C(/usr/local/cuda-12.4). The distribution's (Debian and Ubuntu C(nvidia-cuda-toolkit)) spreads it over C(/usr);
+    C(/usr/bin/nvcc) is a wrapper script for C(/usr/lib/nvidia-cuda-toolkit/bin/nvcc), the headers are in
+    C(/usr/include), the libraries in the multiarch directory (C(/usr/lib/x86_64-linux-gnu)), found from C(ldconfig -p)
+    or, without a linker cache, by looking in the system library directories. Its version comes from C(nvcc --version).
+    Debian's C(/usr/lib/cuda) compatibility tree (empty C(bin) and C(lib64)) is an alias of it, not a toolkit.
   - Inspects Docker's NVIDIA runtime configuration, C(nvidia-ctk) and the CDI specifications.
   - Probes Python interpreters for PyTorch, each in its own subprocess with a timeout, including a small computation on
     the GPU compared with the CPU.
@@ -115,6 +121,13 @@ EXAMPLES = r"""
   loop: "{{ ansible_facts['gpu']['devices'] | rejectattr('health', 'equalto', 'ok') }}"
   loop_control:
     label: "{{ item.index }}"
+
+- name: Say where the libraries of a CUDA installed by the distribution (Debian/Ubuntu nvidia-cuda-toolkit) are
+  ansible.builtin.debug:
+    msg: "CUDA {{ item.version }}: {{ item.libcudart }} (in {{ item.lib_dirs | join(', ') }})"
+  loop: "{{ ansible_facts['gpu']['cuda']['toolkits'] | selectattr('layout', 'equalto', 'distribution') }}"
+  loop_control:
+    label: "{{ item.path }}"
 
 - name: Warn when the CUDA toolkit is installed but nvcc is not on PATH
   ansible.builtin.debug:
@@ -426,16 +439,29 @@ ansible_facts:
               elements: dict
               contains:
                 path:
-                  description: Real path of the toolkit root.
+                  description:
+                    - Real path of the toolkit root; V(/usr) for a toolkit installed by the distribution.
                   type: str
                   returned: always
                   sample: /usr/local/cuda-12.4
                 aliases:
-                  description: Other searched paths (symlinks) that lead to this toolkit.
+                  description:
+                    - Other searched paths that lead to this toolkit, by symlink, by a C(bin/nvcc) that is this
+                      toolkit's (the CUDA home of links of the P(gpufleet.nvidia.cuda_env#role) role) or, for a
+                      distribution toolkit, Debian's C(/usr/lib/cuda) compatibility tree.
                   type: list
                   elements: str
                   returned: always
                   sample: [/usr/local/cuda]
+                layout:
+                  description:
+                    - V(nvidia) when the toolkit lives under its own root (NVIDIA's runfile and packages, conda,
+                      tarballs); V(distribution) when the distribution's packages spread it over C(/usr) (Debian and
+                      Ubuntu C(nvidia-cuda-toolkit)).
+                  type: str
+                  returned: always
+                  choices: [nvidia, distribution]
+                  sample: nvidia
                 version:
                   description: Full toolkit version, from C(version.json), C(version.txt) or C(nvcc --version).
                   type: str
@@ -453,26 +479,60 @@ ansible_facts:
                   choices: [version.json, version.txt, nvcc]
                   sample: version.json
                 nvcc:
-                  description: Path of the toolkit's C(nvcc), or V(null) when it has none.
+                  description:
+                    - Path of the toolkit's C(nvcc) (C(<path>/bin/nvcc)), or V(null) when it has none.
+                    - For a distribution toolkit this is the C(nvcc) on E(PATH), V(/usr/bin/nvcc), the wrapper script
+                      that runs the real one in C(/usr/lib/nvidia-cuda-toolkit/bin).
                   type: str
                   returned: always
                   sample: /usr/local/cuda-12.4/bin/nvcc
                 libcudart:
-                  description: Path of the toolkit's C(libcudart) shared library, or V(null).
+                  description:
+                    - Path of the toolkit's C(libcudart) shared library (C(libcudart.so) when the development link is
+                      installed, else the versioned library), or V(null).
+                    - For a distribution toolkit it is in the multiarch directory, for example
+                      V(/usr/lib/x86_64-linux-gnu/libcudart.so).
                   type: str
                   returned: always
                   sample: /usr/local/cuda-12.4/lib64/libcudart.so
                 lib_dirs:
-                  description: Library directories of the toolkit.
+                  description:
+                    - Library directories of the toolkit, each an existing directory.
+                    - For a distribution toolkit, the real paths of the system library directories that hold its
+                      C(libcudart) (V([/usr/lib/x86_64-linux-gnu]) on Debian and Ubuntu), which the dynamic linker
+                      searches already.
                   type: list
                   elements: str
                   returned: always
                   sample: [/usr/local/cuda-12.4/lib64, /usr/local/cuda-12.4/targets/x86_64-linux/lib]
                 bin_dir:
-                  description: The toolkit's C(bin) directory, or V(null).
+                  description: The toolkit's C(bin) directory (V(/usr/bin) for a distribution toolkit), or V(null).
                   type: str
                   returned: always
                   sample: /usr/local/cuda-12.4/bin
+                include_dir:
+                  description:
+                    - The directory holding C(cuda_runtime.h) (V(/usr/include) for a distribution toolkit), or V(null)
+                      when the headers are not installed.
+                  type: str
+                  returned: always
+                  sample: /usr/local/cuda-12.4/include
+                libdevice_dir:
+                  description:
+                    - Real path of the toolkit's C(libdevice) directory (V(/usr/lib/nvidia-cuda-toolkit/libdevice)
+                      for Debian's layout), or V(null).
+                  type: str
+                  returned: always
+                  sample: /usr/local/cuda-12.4/nvvm/libdevice
+                tools:
+                  description:
+                    - The CUDA programs found in RV(ansible_facts.gpu.cuda.toolkits[].bin_dir) (C(nvcc), C(ptxas),
+                      C(fatbinary), C(nvlink), C(cudafe++), C(cuobjdump), C(nvdisasm), C(bin2c), C(nvprune) and a few
+                      more), as paths in that directory.
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: [/usr/local/cuda-12.4/bin/nvcc, /usr/local/cuda-12.4/bin/ptxas]
                 error:
                   description: Why the version could not be read, or V(null).
                   type: str
@@ -481,7 +541,8 @@ ansible_facts:
             default:
               description:
                 - Real path of the toolkit users get by default, the one C(/usr/local/cuda) points to, else the one of
-                  the C(nvcc) on E(PATH); V(null) when neither leads to a toolkit.
+                  the C(nvcc) on E(PATH) (V(/usr) for the distribution's C(/usr/bin/nvcc)); V(null) when neither leads
+                  to a toolkit.
               returned: always
               type: str
               sample: /usr/local/cuda-12.4

@@ -288,6 +288,8 @@ def discover(tmp_path, search_paths, environ=None, path_env="", ldconfig="", **k
     kwargs.setdefault("default_link", str(tmp_path / "cuda"))
     kwargs.setdefault("proc_version_path", str(tmp_path / "no-proc-version"))
     kwargs.setdefault("wsl_lib_dir", str(tmp_path / "no-wsl"))
+    # This machine's own /usr may hold a distribution toolkit; these tests look only at their own tree.
+    kwargs.setdefault("system_prefix", str(tmp_path / "no-usr"))
     return cuda.discover_cuda(
         search_paths=search_paths,
         environ=environ or {},
