@@ -32,6 +32,7 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn, gpu_b
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import run_command
 from ansible_collections.gpufleet.nvidia.plugins.modules.gpu_burnin import find_nvcc
 from ansible_collections.gpufleet.nvidia.tests.integration.ansible_cli import REPO, VENV_BIN, ansible_env
+from ansible_collections.gpufleet.nvidia.tests.unit.plugins.module_utils.gpu_burn_transcripts import gpu_burn_plan
 
 RELEASES = ("3ead140", "671f4be", "9aefd7c")
 KERNELS = {"3ead140": "compare.fatbin", "671f4be": "compare.ptx", "9aefd7c": "compare.ptx"}
@@ -203,27 +204,7 @@ def test_each_release_builds_for_compute_9_0(built):
 
 
 def plan_for_one_h100(duration=3.0, dtype="fp32"):
-    plan = {
-        "backend": "gpu_burn",
-        "device": "cuda",
-        "dtype": dtype,
-        "duration": duration,
-        "memory_fraction": 0.9,
-        "matrix_size": "auto",
-        "inject_fault": False,
-        "driver_version": "none",
-        "targets": [
-            {
-                "index": 0,
-                "uuid": "GPU-0",
-                "name": "NVIDIA H100 80GB HBM3",
-                "device": "cuda:0",
-                "compute_capability": "9.0",
-            }
-        ],
-    }
-    plan["key"] = burn.record_key(plan)
-    return plan
+    return gpu_burn_plan(duration, dtype, indices=(0,), driver_version="none")
 
 
 def test_the_built_gpu_burn_fails_with_its_own_reason(built, libcuda_dir, monkeypatch):

@@ -19,6 +19,8 @@ during compute: %s``, ``read[%zu] error %d`` (no newline), ``\\n\\nNo clients ar
 devices``, with checkError's ``Error (gpu_burn-drv.cpp:<line>): <reason>`` or ``Error in <what> (...): <reason>``.
 """
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn
+
 RELEASES = ("9aefd7c", "671f4be", "3ead140")
 
 # Per release: default compare kernel, whether cuInit is echoed, and source lines of the checks we quote.
@@ -91,7 +93,7 @@ def initialized(device, doubles=False, tensors=False):
 def cuinit_lines(release, workers, code=0, reason="no error"):
     """What each worker's initCuda writes to stderr."""
     lines = ""
-    for _ in range(workers):
+    for _worker in range(workers):
         if SOURCE[release]["echoes_cuinit"]:
             lines += "cuInit returned %d (%s)\n" % (code, reason)
         if code:
@@ -142,3 +144,28 @@ def all_died_run(release, seconds=60):
     )
     err += "read[0] error 0" + "\n\nNo clients are alive!  Aborting\n"
     return out, err
+
+
+def gpu_burn_plan(
+    duration=60.0, dtype="fp32", indices=(0, 1), name="NVIDIA H100 80GB HBM3", names=None, driver_version="580.65"
+):
+    """A gpu_burn plan as burn.plan_burn makes it, for GPUs at these NVML indices (names: one model per GPU)."""
+    if names is not None:
+        indices = range(len(names))
+    models = list(names) if names is not None else [name] * len(indices)
+    plan = {
+        "backend": "gpu_burn",
+        "device": "cuda",
+        "dtype": dtype,
+        "duration": duration,
+        "memory_fraction": 0.9,
+        "matrix_size": "auto",
+        "inject_fault": False,
+        "driver_version": driver_version,
+        "targets": [
+            {"index": i, "uuid": f"GPU-{i}", "name": model, "device": f"cuda:{i}", "compute_capability": "9.0"}
+            for i, model in zip(indices, models)
+        ],
+    }
+    plan["key"] = burn.record_key(plan)
+    return plan

@@ -16,23 +16,7 @@ from ansible_collections.gpufleet.nvidia.tests.unit.plugins.module_utils import 
 
 
 def gpu_plan(duration=60.0, dtype="fp32", names=("NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3")):
-    targets = [
-        {"index": i, "uuid": f"GPU-{i}", "name": n, "device": f"cuda:{i}", "compute_capability": "9.0"}
-        for i, n in enumerate(names)
-    ]
-    plan = {
-        "backend": "gpu_burn",
-        "device": "cuda",
-        "dtype": dtype,
-        "duration": duration,
-        "memory_fraction": 0.9,
-        "matrix_size": "auto",
-        "inject_fault": False,
-        "driver_version": "580.65",
-        "targets": targets,
-    }
-    plan["key"] = burn.record_key(plan)
-    return plan
+    return gpu_burn_transcripts.gpu_burn_plan(duration, dtype, names=names)
 
 
 def worker_output(progress_points, errors=0, summary=True):

@@ -155,23 +155,7 @@ def test_doubles_and_tensor_modes_are_read():
 
 
 def gpu_plan(duration=60.0, dtype="fp32", indices=(0, 1), name="NVIDIA H100 80GB HBM3"):
-    targets = [
-        {"index": i, "uuid": f"GPU-{i}", "name": name, "device": f"cuda:{i}", "compute_capability": "9.0"}
-        for i in indices
-    ]
-    plan = {
-        "backend": "gpu_burn",
-        "device": "cuda",
-        "dtype": dtype,
-        "duration": duration,
-        "memory_fraction": 0.9,
-        "matrix_size": "auto",
-        "inject_fault": False,
-        "driver_version": "580.65",
-        "targets": targets,
-    }
-    plan["key"] = burn.record_key(plan)
-    return plan
+    return tx.gpu_burn_plan(duration, dtype, indices=indices, name=name)
 
 
 @pytest.mark.parametrize("release", tx.RELEASES)
