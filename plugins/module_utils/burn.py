@@ -28,6 +28,9 @@ import time
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn_worker import WORKER_NAME, WORKER_SOURCE
 
 DTYPES = ("bf16", "fp16", "tf32", "fp32", "fp64")
+# inject_fault: none; transient (one bit of one result flipped once, for the result-to-result comparison);
+# persistent (every product wrong the same way, for the FP64 checksum). Booleans from before: true is transient.
+FAULT_MODES = ("none", "transient", "persistent")
 BACKENDS = ("auto", "torch", "gpu_burn")
 # What gpu-burn computes: FP32 SGEMM (fp32) and FP64 DGEMM (-d, fp64). Its -tc is no TF32 mode: it sets cuBLAS's
 # CUBLAS_TENSOR_OP_MATH, which cuBLAS runs as CUBLAS_COMPUTE_32F_FAST_16F (FP32 data, FP16 tensor-core math).
@@ -102,6 +105,22 @@ def parse_gpu_selection(gpus, available):
     return chosen
 
 
+def fault_mode(value):
+    """The inject_fault mode from a mode name or a boolean (true: transient, false: none)."""
+    if value is None or value is False:
+        return "none"
+    if value is True:
+        return "transient"
+    text = str(value).strip().lower()
+    if text in FAULT_MODES:
+        return text
+    if text in ("true", "yes", "on", "1"):
+        return "transient"
+    if text in ("false", "no", "off", "0", ""):
+        return "none"
+    raise BurnError(f"inject_fault: {value!r} is not one of {', '.join(FAULT_MODES)} (or a boolean)")
+
+
 def peak_tflops(name, dtype):
     """The dense peak for a GPU model name and dtype, or None when the model is not known."""
     for marker, peaks in PEAK_TFLOPS:
@@ -173,7 +192,7 @@ def plan_burn(params, gpu_facts, nvcc=None, cpu_name=None):
         "duration": duration,
         "memory_fraction": params["memory_fraction"],
         "matrix_size": size,
-        "inject_fault": bool(params.get("inject_fault")),
+        "inject_fault": fault_mode(params.get("inject_fault")),
         "driver_version": driver,
         "targets": targets,
     }
@@ -184,8 +203,9 @@ def plan_burn(params, gpu_facts, nvcc=None, cpu_name=None):
 def describe_plan(plan):
     """One line for check mode and messages."""
     where = ", ".join(f"{t['device']} ({t['name']})" for t in plan["targets"])
+    fault = fault_mode(plan["inject_fault"])
     return f"{plan['backend']} burn-in of {plan['dtype']} GEMMs for {plan['duration']:g}s on {where}" + (
-        " with an injected fault" if plan["inject_fault"] else ""
+        "" if fault == "none" else f" with an injected {fault} fault"
     )
 
 
@@ -301,7 +321,15 @@ def summarize_samples(samples):
 
 def parse_worker_output(text):
     """Events of a worker's JSON-lines stdout by kind; lines that are not JSON objects are kept as ``noise``."""
-    events = {"start": None, "progress": [], "summary": None, "errors": [], "spot_check_failed": [], "noise": []}
+    events = {
+        "start": None,
+        "progress": [],
+        "summary": None,
+        "errors": [],
+        "spot_check_failed": [],
+        "checksum_failed": [],
+        "noise": [],
+    }
     for line in text.splitlines():
         line = line.strip()
         if not line:
@@ -320,8 +348,8 @@ def parse_worker_output(text):
             events[kind] = event
         elif kind == "error":
             events["errors"].append(event.get("message") or "unknown worker error")
-        elif kind == "spot_check_failed":
-            events["spot_check_failed"].append(event)
+        elif kind in ("spot_check_failed", "checksum_failed"):
+            events[kind].append(event)
     return events
 
 
@@ -347,6 +375,12 @@ def aggregate_torch_gpu(target, plan, events, samples, exit_note=None):
         spot_checks=summary.get("spot_checks", 0),
         spot_check_failures=summary.get("spot_check_failures", len(events["spot_check_failed"])),
         spot_check_max_error=summary.get("spot_check_max_error"),
+        checksum_checks=summary.get("checksum_checks", 0),
+        checksum_failures=summary.get("checksum_failures", len(events["checksum_failed"])),
+        checksum_max_excess=summary.get("checksum_max_excess"),
+        checksum_tolerance_max=start.get("checksum_tolerance_max"),
+        gemm_seconds=summary.get("gemm_seconds"),
+        check_seconds=summary.get("check_seconds"),
         worker_problems=problems,
     )
     result.update(summarize_samples(samples))
@@ -383,6 +417,12 @@ def evaluate(result, thresholds):
         reasons.append(f"{errors} result mismatch(es) against the first result (max_errors {max_errors})")
     if (result.get("nans") or 0) > 0:
         reasons.append(f"{result['nans']} NaN/Inf value(s) in results")
+    if (result.get("checksum_failures") or 0) > 0:
+        reasons.append(
+            f"{result['checksum_failures']} result(s) disagree with the FP64 checksum of the whole output "
+            f"(worst column {result.get('checksum_max_excess') or 0:.3g}x its tolerance; a fault that corrupts "
+            "every product the same way)"
+        )
     if (result.get("spot_check_failures") or 0) > 0:
         reasons.append(
             f"{result['spot_check_failures']} spot check(s) disagree with the FP64 reference "
@@ -503,8 +543,9 @@ def torch_worker_argv(torch_python, worker_path, plan, target, parent_pid, run_i
         "--run-id",
         run_id,
     ]
-    if plan["inject_fault"] and target is plan["targets"][0]:
-        argv.append("--inject-fault")  # exactly one GPU gets the flipped bit
+    fault = fault_mode(plan["inject_fault"])
+    if fault != "none" and target is plan["targets"][0]:
+        argv += ["--inject-fault", fault]  # exactly one GPU gets the fault
     return argv
 
 

@@ -16,9 +16,11 @@ description:
   - Runs matrix multiplications on every selected GPU at once for O(duration) seconds, checks every result, samples
     temperature, power, SM clock and clock-event reasons through NVML at 1 Hz, and judges each GPU against thresholds.
   - The V(torch) backend runs a worker script under O(torch_python), one process per GPU. It fills
-    O(memory_fraction) of free memory with result buffers, compares every result bitwise with the first one and
-    counts NaN/Inf values, and periodically checks sampled output tiles against an FP64 reference, so a fault that
-    corrupts every result the same way is caught too.
+    O(memory_fraction) of free memory with result buffers and compares every result bitwise with the first one (a
+    NaN or Inf differs too). Batches of GEMMs end by time (about half a second). The whole output of the first
+    result and of one result per batch is checked against an FP64 checksum (the column sums of A times B), with a
+    tolerance derived from the unit roundoff of the dtype and the matrix size, so a fault that corrupts every
+    result the same way is caught too; sampled output tiles are also checked against an FP64 reference.
   - The V(gpu_burn) backend builds gpu-burn from O(gpu_burn_src) with the C(nvcc) of the discovered CUDA toolkit
     (C(NVCC) and C(CUDAPATH) for its Makefile) for the selected GPUs' compute capabilities, whichever of its
     Makefile generations the source has (C(compare.ptx) or C(compare.fatbin); a release from before CUDA 13 gets a
@@ -137,10 +139,15 @@ options:
     default: 0
   inject_fault:
     description:
-      - Flip one bit of one result on the first selected device, a self-test of the checker; that device must
-        then be reported faulty.
-    type: bool
-    default: false
+      - A self-test of the checkers on the first selected device, which must then be reported faulty.
+      - V(transient) flips one bit of one result once; the comparison of results catches it (C(errors)).
+      - V(persistent) flips the sign of the largest element of every product, the reference included, so every
+        result is wrong the same way; only the FP64 checksum catches it (C(checksum_failures)).
+      - V(none) injects nothing. The booleans accepted before still work; V(true) is V(transient) and V(false) is
+        V(none).
+    type: str
+    choices: [none, transient, persistent, "true", "false"]
+    default: none
   results_dir:
     description: Where results, the worker script and the PID file are kept.
     type: path
@@ -173,10 +180,19 @@ EXAMPLES = r"""
   gpufleet.nvidia.gpu_burnin:
     duration: 30
     torch_python: /opt/venvs/torch/bin/python
-    inject_fault: true
+    inject_fault: transient
     force: true
   register: self_test
   failed_when: self_test.gpus[0].verdict != 'fail'
+
+- name: Check that the checksum catches a fault that corrupts every result the same way
+  gpufleet.nvidia.gpu_burnin:
+    duration: 30
+    torch_python: /opt/venvs/torch/bin/python
+    inject_fault: persistent
+    force: true
+  register: self_test
+  failed_when: self_test.gpus[0].checksum_failures == 0
 
 - name: FP64 burn-in with gpu-burn built from a local checkout
   gpufleet.nvidia.gpu_burnin:
@@ -350,6 +366,36 @@ gpus:
       type: float
       returned: always
       sample: 0.004
+    checksum_checks:
+      description: Whole results checked against the FP64 checksum (the first result, then one per batch).
+      type: int
+      returned: always
+      sample: 1200
+    checksum_failures:
+      description: Results whose column sums differ from the FP64 checksum by more than the tolerance.
+      type: int
+      returned: always
+      sample: 0
+    checksum_max_excess:
+      description: Largest checksum difference over its tolerance (above 1 fails), or V(null) for gpu-burn.
+      type: float
+      returned: always
+      sample: 0.02
+    checksum_tolerance_max:
+      description: The largest column tolerance; a single wrong element larger than this is always caught.
+      type: float
+      returned: always
+      sample: 520.0
+    gemm_seconds:
+      description: Seconds spent in GEMMs (CUDA events on a GPU), or V(null) for gpu-burn.
+      type: float
+      returned: always
+      sample: 590.1
+    check_seconds:
+      description: Seconds spent checking results (bitwise comparison and checksums), or V(null) for gpu-burn.
+      type: float
+      returned: always
+      sample: 9.2
     gpu_burn_verdict:
       description: gpu-burn's own verdict (V(OK), V(FAULTY) or V(null) when it printed none).
       type: str
@@ -611,7 +657,7 @@ def main():
             min_fraction_of_peak=dict(type="float"),
             max_temperature_c=dict(type="int"),
             max_errors=dict(type="int", default=0),
-            inject_fault=dict(type="bool", default=False),
+            inject_fault=dict(type="str", choices=[*burn.FAULT_MODES, "true", "false"], default="none"),
             results_dir=dict(type="path", default="/var/lib/gpufleet/burnin"),
             textfile_dir=dict(type="path"),
         ),

@@ -108,6 +108,24 @@ def test_injected_fault_is_detected_naming_the_device(results_dir):
     assert burnin(results_dir, "dtype=fp32")["changed"] is True
 
 
+@pytest.mark.parametrize("dtype", ["bf16", "fp64"])
+def test_persistent_fault_is_caught_by_the_checksum(results_dir, dtype):
+    result = burnin(results_dir, f"inject_fault=persistent dtype={dtype}", expect_failure=True)
+    assert "Burn-in failed on 1 device(s): cpu" in result["msg"]
+    assert "disagree with the FP64 checksum of the whole output" in result["msg"]
+    (gpu,) = result["gpus"]
+    # every result is wrong the same way as the reference: the comparison sees nothing, the checksum every time
+    assert gpu["errors"] == 0 and gpu["checksum_failures"] == gpu["checksum_checks"] >= 2
+    assert gpu["checksum_max_excess"] > 1.0
+
+
+def test_transient_fault_by_name_is_caught_by_the_comparison(results_dir):
+    result = burnin(results_dir, "inject_fault=transient dtype=bf16", expect_failure=True)
+    (gpu,) = result["gpus"]
+    assert gpu["errors"] == 1 and gpu["checksum_failures"] == 0
+    assert gpu["gemm_seconds"] > 0 and gpu["check_seconds"] > 0
+
+
 def test_thresholds_fail_with_clear_messages(results_dir):
     result = burnin(results_dir, "min_tflops=1000000", expect_failure=True)
     assert "TFLOPS is below min_tflops 1e+06" in result["msg"]

@@ -279,6 +279,53 @@ def test_prometheus_metrics():
     assert "gpufleet_burnin_max_temperature_celsius" in text
 
 
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [
+        (None, "none"),
+        (False, "none"),
+        (True, "transient"),
+        ("none", "none"),
+        ("transient", "transient"),
+        ("persistent", "persistent"),
+        ("Persistent", "persistent"),
+        ("true", "transient"),
+        ("True", "transient"),
+        ("false", "none"),
+        ("no", "none"),
+    ],
+)
+def test_fault_mode_keeps_accepting_booleans(value, mode):
+    assert burn.fault_mode(value) == mode
+
+
+def test_fault_mode_rejects_other_words():
+    with pytest.raises(burn.BurnError, match="inject_fault: 'sometimes' is not one of none, transient, persistent"):
+        burn.fault_mode("sometimes")
+
+
+@pytest.mark.parametrize(("value", "expected"), [(False, None), (True, "transient"), ("persistent", "persistent")])
+def test_worker_argv_injects_the_fault_on_the_first_device_only(value, expected):
+    plan = burn.plan_burn(params(inject_fault=value), FACTS)
+    first, second = (burn.torch_worker_argv("/py", "/w.py", plan, t, 1, "run") for t in plan["targets"])
+    assert "--inject-fault" not in second
+    if expected is None:
+        assert "--inject-fault" not in first
+    else:
+        assert first[first.index("--inject-fault") + 1] == expected
+        assert f"with an injected {expected} fault" in burn.describe_plan(plan)
+
+
+def test_checksum_failures_fail_the_device_and_say_why():
+    result = {"errors": 0, "nans": 0, "checksum_failures": 12, "checksum_max_excess": 41.5, "worker_problems": []}
+    verdict, reasons = burn.evaluate(result, {})
+    assert verdict == "fail"
+    assert reasons == [
+        "12 result(s) disagree with the FP64 checksum of the whole output (worst column 41.5x its tolerance; a fault "
+        "that corrupts every product the same way)"
+    ]
+
+
 def test_worker_source_compiles_and_never_imports_torch_at_top_level():
     code = compile(WORKER_SOURCE, "gpufleet_burn_worker.py", "exec")
     assert code is not None
