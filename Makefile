@@ -75,8 +75,11 @@ integration: venv host-deps
 molecule: host-deps venv
 	for s in $(MOLECULE_SCENARIOS); do hack/molecule.sh test -s "$$s"; done
 
+# The interpreter running the GPU tests needs nvidia-ml-py (and pytest); TEST_GPU_PYTHON=/usr/bin/python3 picks a
+# host's own. Without a GPU or a CUDA torch the run fails, naming what is missing (tests/gpu/conftest.py).
+TEST_GPU_PYTHON ?= python
 test-gpu: venv
-	python -m pytest -m gpu -p no:cacheprovider tests
+	$(TEST_GPU_PYTHON) -m pytest -m gpu -p no:cacheprovider tests/gpu
 
 bench: venv
 	@for b in bench/*/run.sh; do [[ -e "$$b" ]] || continue; echo "== $$b"; bash "$$b"; done

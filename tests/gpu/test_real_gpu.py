@@ -1,4 +1,4 @@
-"""Checks against a REAL NVIDIA GPU (`make test-gpu`); every test here is skipped on a machine without one.
+"""Checks against a REAL NVIDIA GPU (`make test-gpu`); without one the session fails first (tests/gpu/conftest.py).
 
 They drive the module_utils directly, so they run on a GPU box whose Python has pynvml (and torch) but no Ansible.
 """
@@ -6,7 +6,6 @@ They drive the module_utils directly, so they run on a GPU box whose Python has 
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -15,32 +14,9 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvml, torch
 pytestmark = pytest.mark.gpu
 
 
-def _real_gpu_reason():
-    """None when a real NVIDIA GPU is usable here, else why not."""
-    try:
-        import pynvml
-    except ImportError:
-        return "nvidia-ml-py (pynvml) is not installed"
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError as exc:
-        return "NVML unavailable: %s" % exc
-    try:
-        if pynvml.nvmlDeviceGetCount() == 0:
-            return "NVML reports no GPU"
-    finally:
-        pynvml.nvmlShutdown()
-    return None
-
-
-_REASON = _real_gpu_reason()
-if _REASON:
-    pytestmark = [pytest.mark.gpu, pytest.mark.skip(reason="no real GPU: " + _REASON)]
-
-
 @pytest.fixture(scope="module")
-def facts():
-    return nvml.collect_gpu_facts()
+def facts(gpu_facts):
+    return gpu_facts
 
 
 def test_nvml_reports_every_gpu_nvidia_smi_lists(facts):
@@ -80,9 +56,8 @@ def test_sampler_reads_every_gpu_at_once(facts):
     assert all(s["temperature_c"] is not None and s["power_draw_w"] is not None for s in samples)
 
 
-def test_torch_probe_sees_the_gpus_and_passes_its_smoke_test(facts):
-    pytest.importorskip("torch")
-    (entry,) = torch_probe.probe_torch_interpreters([sys.executable], timeout=180)
+def test_torch_probe_sees_the_gpus_and_passes_its_smoke_test(facts, torch_python):
+    (entry,) = torch_probe.probe_torch_interpreters([torch_python], timeout=180)
     assert entry["error"] is None, entry
     assert entry["cuda_available"] is True, entry
     assert entry["device_count"] == facts["count"], entry
