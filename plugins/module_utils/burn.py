@@ -411,6 +411,7 @@ def _gpu_result(target, plan, tflops):
 def evaluate(result, thresholds):
     """("pass" | "fail", reasons) for one GPU result; thresholds that are None are not applied."""
     reasons = list(result.get("worker_problems") or [])
+    reasons.extend(result.get("hardware_problems") or [])
     max_errors = thresholds.get("max_errors") or 0
     errors = result.get("errors") or 0
     if errors > max_errors:

@@ -289,6 +289,15 @@ class NvmlSession:
             "nvml_version": _text(self._call("nvmlSystemGetNVMLVersion")),
         }
 
+    @property
+    def bindings(self):
+        """The pynvml module in use (for NVML calls this class does not wrap, such as event sets)."""
+        return self._nvml
+
+    def handle(self, index):
+        """The NVML handle of a device, or None when NVML cannot give one."""
+        return self._handle(index)[0]
+
     def _handle(self, index):
         handle = self._handles.get(index)
         if handle is not None:

@@ -31,6 +31,8 @@ description:
     although gpu-burn often exits 0. Its C(cuInit returned 0) line on success is not an error.
   - The verdict is stored under O(results_dir), keyed by the GPU UUIDs, driver version, backend, dtype and duration.
     A passing record younger than O(max_age) is returned with C(changed=false) and nothing runs.
+  - The GPU's own error counters are read through NVML before and after the run and critical Xid events are
+    watched during it (where the driver reports them); new uncorrectable errors or Xids fail the GPU.
   - A timeout, a signal or a failure of the module kills every burn-in process it started.
 author:
   - gpufleet contributors (@gpufleet)
@@ -396,6 +398,28 @@ gpus:
       type: float
       returned: always
       sample: 9.2
+    error_counters:
+      description:
+        - The GPU's own error counters read through NVML before and after the run (volatile ECC, row remaps,
+          retired pages; those it does not report are left out) and the ones that changed, as V([before, after]).
+        - New uncorrectable ECC errors, uncorrectable row remaps, double-bit retired pages, a pending remap or
+          retirement, or a remap failure fail the GPU, naming the counter. Corrected errors are reported only.
+        - V(before) and V(after) are V(null) on the CPU or without NVML.
+      type: dict
+      returned: always
+      sample: {before: {ecc_uncorrected_volatile: 0}, after: {ecc_uncorrected_volatile: 0}, changed: {}}
+    xid_events:
+      description: Critical Xid events NVML reported during the run, or V(null) when it cannot report them.
+      type: list
+      elements: int
+      returned: always
+      sample: []
+    hardware_problems:
+      description: Why the error counters or Xid events fail the GPU; empty when they do not.
+      type: list
+      elements: str
+      returned: always
+      sample: []
     gpu_burn_verdict:
       description: gpu-burn's own verdict (V(OK), V(FAULTY) or V(null) when it printed none).
       type: str
@@ -458,6 +482,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _burn_counters as burn_counters
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn, gpu_burn
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import run_command
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import discover_cuda, validate_search_paths
@@ -506,20 +531,43 @@ def find_nvcc(search_paths):
     return (chosen["nvcc"], chosen["path"]) if chosen else (None, None)
 
 
+def read_error_counters(plan):
+    """{index: error counters} of the plan's GPUs in a session of their own ({} on the CPU or without NVML)."""
+    if plan["device"] != "cuda" or not HAS_PYNVML:
+        return {}
+    try:
+        with NvmlSession() as session:
+            return burn_counters.read_counters(session, [t["index"] for t in plan["targets"]])
+    except NvmlUnavailableError:
+        return {}
+
+
 @contextlib.contextmanager
 def nvml_sampler(plan):
-    """NvmlSession.sample while the run lasts, or None (CPU, no pynvml, NVML not starting): then no sampling."""
+    """(sampler, Xid watch) while the run lasts; (None, None) on the CPU, without pynvml or when NVML cannot start.
+
+    The sampler is NvmlSession.sample, and also collects the critical Xid events waiting at each sample.
+    """
     if plan["device"] != "cuda" or not HAS_PYNVML:
-        yield None
+        yield None, None
         return
     try:
         session = NvmlSession().__enter__()
     except NvmlUnavailableError:
-        yield None
+        yield None, None
         return
+    handles = {t["index"]: session.handle(t["index"]) for t in plan["targets"]}
+    watch = burn_counters.XidWatch(session.bindings, {i: h for i, h in handles.items() if h is not None})
+
+    def sample(indices):
+        watch.poll()
+        return session.sample(indices)
+
     try:
-        yield session.sample
+        yield sample, watch
     finally:
+        watch.poll()
+        watch.close()
         session.__exit__(None, None, None)
 
 
@@ -570,11 +618,13 @@ def run_validated(module, plan, nvcc, cuda_path):
 
     os.makedirs(results_dir, exist_ok=True)
     started = time.time()
-    with nvml_sampler(plan) as sampler:
+    counters_before = read_error_counters(plan)
+    with nvml_sampler(plan) as (sampler, xid_watch):
         if plan["backend"] == "gpu_burn":
             results = gpu_burn.run_gpu_burn(plan, build_gpu_burn(module, plan, nvcc, cuda_path), sampler)
         else:
             results = burn.run_torch_burn(plan, params["torch_python"] or sys.executable, results_dir, sampler)
+    burn_counters.attach_counters(results, counters_before, read_error_counters(plan), xid_watch)
     failing = burn.judge(results, thresholds)
     record = burn.build_record(plan, results, started, time.time())
     path = burn.write_record(results_dir, record)

@@ -4,6 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The gpu_burnin module run in-process: option checks, check mode, record reuse, without running a worker."""
 
+import contextlib
 import time
 
 import pytest
@@ -97,3 +98,52 @@ def test_passing_record_is_reused_and_force_runs_again(tmp_path, monkeypatch):
     forced = run_module(dict(args, force=True))
     assert forced["changed"] is True and forced["reused"] is False
     assert ran == [plan["key"], plan["key"]]
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [(True, "transient"), (False, None), ("transient", "transient"), ("persistent", "persistent"), ("none", None)],
+)
+def test_inject_fault_takes_modes_and_the_old_booleans(tmp_path, no_runs, value, mode):
+    args = {"device": "cpu", "inject_fault": value, "results_dir": str(tmp_path), "_ansible_check_mode": True}
+    result = run_module(args)
+    assert result["plan"]["inject_fault"] == (mode or "none")
+    assert (f"with an injected {mode} fault" in result["msg"]) is (mode is not None)
+
+
+def test_inject_fault_rejects_other_values(tmp_path, no_runs):
+    result = run_module({"device": "cpu", "inject_fault": "sometimes", "results_dir": str(tmp_path)}, True)
+    assert "inject_fault" in result["msg"] and "sometimes" in result["msg"]
+
+
+@contextlib.contextmanager
+def no_sampler(_plan):
+    yield None, None
+
+
+def test_new_uncorrectable_errors_fail_the_gpu_naming_it_and_the_counter(tmp_path, monkeypatch):
+    facts = {
+        "present": True,
+        "driver_version": "570.86.15",
+        "devices": [{"index": 0, "uuid": "GPU-0", "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"}],
+    }
+    reads = iter(
+        [
+            {0: {"ecc_uncorrected_volatile": 0, "ecc_corrected_volatile": 4}},
+            {0: {"ecc_uncorrected_volatile": 3, "ecc_corrected_volatile": 9}},
+        ]
+    )
+    passing = {"index": 0, "uuid": "GPU-0", "name": "NVIDIA H100 80GB HBM3", "device": "cuda:0", "errors": 0}
+    passing.update(dtype="bf16", backend="torch", nans=0, worker_problems=[], tflops={"median": 800.0})
+    monkeypatch.setattr(gpu_burnin, "collect_gpu_facts", lambda: facts)
+    monkeypatch.setattr(gpu_burnin, "read_error_counters", lambda plan: next(reads))
+    monkeypatch.setattr(gpu_burnin, "nvml_sampler", no_sampler)
+    monkeypatch.setattr(burn, "run_torch_burn", lambda *args, **kwargs: [dict(passing)])
+    result = run_module({"duration": 5, "results_dir": str(tmp_path)}, expect_failure=True)
+    assert result["msg"] == (
+        "Burn-in failed on 1 device(s): cuda:0 (NVIDIA H100 80GB HBM3): "
+        "NVML counter ecc_uncorrected_volatile went from 0 to 3 during the burn-in"
+    )
+    (gpu,) = result["gpus"]
+    assert gpu["error_counters"]["changed"] == {"ecc_corrected_volatile": [4, 9], "ecc_uncorrected_volatile": [0, 3]}
+    assert gpu["xid_events"] is None
