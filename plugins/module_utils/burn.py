@@ -46,14 +46,45 @@ METRICS_FILE = "gpufleet_burnin.prom"
 SAMPLE_INTERVAL = 1.0
 KILL_GRACE = 5.0
 
-# Dense peak TFLOPS of the GEMM each dtype runs on (tensor cores where cuBLAS uses them, e.g. FP64 DMMA), by a
-# substring of the NVML name; the first match wins, so more specific names come first. fp16 runs as fast as bf16.
+# Dense (no sparsity) peak TFLOPS of the GEMM each dtype runs on, per model variant: tensor cores where cuBLAS uses
+# them (bf16/fp16/tf32, and FP64 DMMA on Hopper and A100), the FP32 CUDA-core rate for fp32. Matched on the name NVML
+# reports, first match wins; a model that matches nothing has no peak and fraction_of_peak is not judged. Each
+# figure is NVIDIA's datasheet number for the variant (the sparsity figure halved where only that is printed).
+# Entries whose source says "recalled" were written from memory of the datasheet, not checked against it here:
+# confirm them before holding a fleet to a tight min_fraction_of_peak.
+_HOPPER_SXM = {"bf16": 989.0, "fp16": 989.0, "tf32": 495.0, "fp32": 67.0, "fp64": 67.0}
+_HOPPER_NVL = {"bf16": 835.0, "fp16": 835.0, "tf32": 418.0, "fp32": 60.0, "fp64": 60.0}
 PEAK_TFLOPS = (
-    ("H100 PCIe", {"bf16": 756.0, "fp16": 756.0, "tf32": 378.0, "fp32": 51.0, "fp64": 51.0}),
-    ("H100", {"bf16": 989.0, "fp16": 989.0, "tf32": 495.0, "fp32": 67.0, "fp64": 67.0}),
-    ("H200", {"bf16": 989.0, "fp16": 989.0, "tf32": 495.0, "fp32": 67.0, "fp64": 67.0}),
-    ("A100", {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5, "fp64": 19.5}),
-    ("A6000", {"bf16": 155.0, "fp16": 155.0, "tf32": 77.4, "fp32": 38.7}),
+    # H100 NVL datasheet (per GPU): BF16/FP16 1,671 and TF32 835 with sparsity; FP32 60, FP64 tensor 60.
+    (r"\bH100 NVL\b", _HOPPER_NVL, "NVIDIA H100 NVL datasheet (recalled)"),
+    # H100 PCIe datasheet: BF16/FP16 1,513 and TF32 756 with sparsity; FP32 51, FP64 tensor 51.
+    (
+        r"\bH100 PCIe\b",
+        {"bf16": 756.0, "fp16": 756.0, "tf32": 378.0, "fp32": 51.0, "fp64": 51.0},
+        "NVIDIA H100 PCIe datasheet",
+    ),
+    # H100 SXM5 ("NVIDIA H100 80GB HBM3"): BF16/FP16 1,979 and TF32 989 with sparsity; FP32 67, FP64 tensor 67.
+    (r"\bH100 80GB HBM3\b|\bH100 SXM", _HOPPER_SXM, "NVIDIA H100 SXM5 datasheet"),
+    # H200 NVL datasheet: the same figures as H100 NVL (BF16 1,671 and TF32 835 sparse; FP32 60, FP64 tensor 60).
+    (r"\bH200 NVL\b", _HOPPER_NVL, "NVIDIA H200 NVL datasheet (recalled)"),
+    # H200 SXM ("NVIDIA H200"): the H100 SXM5 compute figures with more and faster memory.
+    (r"\bH200\b(?! NVL)", _HOPPER_SXM, "NVIDIA H200 SXM datasheet"),
+    # A100 datasheet, SXM4 and PCIe alike: BF16/FP16 312, TF32 156, FP32 19.5, FP64 tensor 19.5 (dense).
+    (
+        r"\bA100-SXM4\b",
+        {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5, "fp64": 19.5},
+        "NVIDIA A100 datasheet",
+    ),
+    (
+        r"\bA100\b.*\bPCIe\b",
+        {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5, "fp64": 19.5},
+        "NVIDIA A100 datasheet",
+    ),
+    # L40S datasheet: BF16/FP16 362 and TF32 183 dense, FP32 91.6 (FP64 not given: no fp64 peak).
+    (r"\bL40S\b", {"bf16": 362.0, "fp16": 362.0, "tf32": 183.0, "fp32": 91.6}, "NVIDIA L40S datasheet (recalled)"),
+    # RTX A6000 datasheet: FP32 38.7; its 309.7 tensor TFLOPS are with sparsity, so BF16/FP16 ~155 and TF32 ~77
+    # dense are derived (not printed as such): treat those two as approximate.
+    (r"\bRTX A6000\b", {"bf16": 155.0, "fp16": 155.0, "tf32": 77.4, "fp32": 38.7}, "RTX A6000 (derived, approx.)"),
 )
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -121,12 +152,18 @@ def fault_mode(value):
     raise BurnError(f"inject_fault: {value!r} is not one of {', '.join(FAULT_MODES)} (or a boolean)")
 
 
+def peak_entry(name):
+    """(peaks by dtype, source) of the first PEAK_TFLOPS entry matching an NVML name, or (None, None)."""
+    for pattern, peaks, source in PEAK_TFLOPS:
+        if name and re.search(pattern, name, re.IGNORECASE):
+            return peaks, source
+    return None, None
+
+
 def peak_tflops(name, dtype):
-    """The dense peak for a GPU model name and dtype, or None when the model is not known."""
-    for marker, peaks in PEAK_TFLOPS:
-        if name and marker in name:
-            return peaks.get(dtype)
-    return None
+    """The dense peak for a GPU model name and dtype, or None when the model (or its dtype) is not known."""
+    peaks, _source = peak_entry(name)
+    return None if peaks is None else peaks.get(dtype)
 
 
 def choose_backend(backend, dtype, gpu_burn_src, nvcc):
@@ -388,7 +425,8 @@ def aggregate_torch_gpu(target, plan, events, samples, exit_note=None):
 
 
 def _gpu_result(target, plan, tflops):
-    peak = peak_tflops(target.get("name"), plan["dtype"]) if plan["device"] == "cuda" else None
+    peaks, source = peak_entry(target.get("name")) if plan["device"] == "cuda" else (None, None)
+    peak = None if peaks is None else peaks.get(plan["dtype"])
     tflops_median = median(tflops)
     return {
         "index": target["index"],
@@ -404,6 +442,7 @@ def _gpu_result(target, plan, tflops):
             "max": round(max(tflops), 6) if tflops else None,
         },
         "peak_tflops": peak,
+        "peak_source": source if peak is not None else None,
         "fraction_of_peak": round(tflops_median / peak, 4) if peak and tflops_median is not None else None,
     }
 
@@ -450,11 +489,23 @@ def evaluate(result, thresholds):
     return ("fail" if reasons else "pass"), reasons
 
 
+def judgement_notes(result, thresholds):
+    """What was not judged, and why (not failures)."""
+    notes = []
+    if thresholds.get("min_fraction_of_peak") is not None and result.get("fraction_of_peak") is None:
+        notes.append(
+            f"min_fraction_of_peak not judged: no dense {result.get('dtype')} peak is known for "
+            f"{result.get('name') or result.get('device')}"
+        )
+    return notes
+
+
 def judge(results, thresholds):
-    """Set verdict and reasons on every result; the failing ones, in order."""
+    """Set verdict, reasons and notes on every result; the failing ones, in order."""
     failing = []
     for result in results:
         result["verdict"], result["reasons"] = evaluate(result, thresholds)
+        result["notes"] = judgement_notes(result, thresholds)
         if result["verdict"] == "fail":
             failing.append(result)
     return failing
@@ -523,12 +574,30 @@ def install_worker(directory):
     return path
 
 
+def torch_worker_env(target):
+    """The environment that makes a worker burn exactly the GPU NVML named: CUDA_VISIBLE_DEVICES=<its UUID>.
+
+    It overrides whatever the module inherited (Slurm, a container), so the worker's cuda:0 is that GPU whatever
+    the enumeration order; CUDA_DEVICE_ORDER=PCI_BUS_ID makes the index fallback (no UUID) mean NVML's index too.
+    """
+    if not str(target["device"]).startswith("cuda"):
+        return {}
+    uuid = target.get("uuid") or ""
+    visible = uuid if uuid.startswith(("GPU-", "MIG-")) else str(target["index"])
+    return {"CUDA_VISIBLE_DEVICES": visible, "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+
+
+def torch_worker_device(target):
+    """The device the worker opens: cuda:0, the only GPU torch_worker_env leaves visible; cpu for the CPU."""
+    return "cuda:0" if str(target["device"]).startswith("cuda") else target["device"]
+
+
 def torch_worker_argv(torch_python, worker_path, plan, target, parent_pid, run_id, seconds=None):
     argv = [
         torch_python,
         worker_path,
         "--device",
-        target["device"],
+        torch_worker_device(target),
         "--dtype",
         plan["dtype"],
         "--seconds",
@@ -617,15 +686,18 @@ class BurnRunner:
             if proc.returncode is None:
                 proc.wait()
 
-    def run(self, argvs, timeout, env=None, cwd=None):
+    def run(self, argvs, timeout, env=None, cwd=None, envs=None):
         """Run every argv at once; returns (outputs, samples by index, timed_out).
 
+        env: variables added for every process; envs: per process (envs[i] for argvs[i]), added after env.
         outputs[i] = dict(rc, stdout, stderr) for argvs[i]; stdout is read as it comes so pipes never fill.
         """
-        full_env = dict(os.environ, **(env or {}))
         selector = selectors.DefaultSelector()
         buffers = []
-        for argv in argvs:
+        for position, argv in enumerate(argvs):
+            full_env = dict(os.environ, **(env or {}))
+            if envs:
+                full_env.update(envs[position])
             err = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; closed in run()
             proc = subprocess.Popen(
                 argv,
@@ -699,10 +771,11 @@ def run_torch_burn(plan, torch_python, results_dir, sampler=None):
     worker = install_worker(results_dir)
     run_id = "%d-%d" % (os.getpid(), int(time.time()))
     argvs = [torch_worker_argv(torch_python, worker, plan, t, os.getpid(), run_id) for t in plan["targets"]]
+    envs = [torch_worker_env(t) for t in plan["targets"]]
     indices = [t["index"] for t in plan["targets"]] if sampler else []
     timeout = run_timeout(plan)
     with BurnRunner(sampler=sampler, sample_indices=indices) as runner:
-        outputs, samples, timed_out = runner.run(argvs, timeout)
+        outputs, samples, timed_out = runner.run(argvs, timeout, envs=envs)
     results = []
     for target, output in zip(plan["targets"], outputs):
         events = parse_worker_output(output["stdout"])
@@ -767,7 +840,13 @@ def start_stress(plan, torch_python, results_dir):
             log = open(os.path.join(results_dir, f"stress-{target['index']}.log"), "wb")  # noqa: SIM115
             try:
                 proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env=dict(os.environ, **torch_worker_env(target)),
+                    start_new_session=True,
+                    close_fds=True,
                 )
             finally:
                 log.close()

@@ -15,7 +15,10 @@ version_added: 0.1.0
 description:
   - Runs matrix multiplications on every selected GPU at once for O(duration) seconds, checks every result, samples
     temperature, power, SM clock and clock-event reasons through NVML at 1 Hz, and judges each GPU against thresholds.
-  - The V(torch) backend runs a worker script under O(torch_python), one process per GPU. It fills
+  - The V(torch) backend runs a worker script under O(torch_python), one process per GPU, each given its GPU by
+    UUID (C(CUDA_VISIBLE_DEVICES=<uuid>), C(CUDA_DEVICE_ORDER=PCI_BUS_ID), then C(cuda:0)), so an inherited
+    C(CUDA_VISIBLE_DEVICES) (Slurm, a container) or another enumeration order cannot make it burn a GPU NVML did
+    not name. It fills
     O(memory_fraction) of free memory with result buffers and compares every result bitwise with the first one (a
     NaN or Inf differs too). Batches of GEMMs end by time (about half a second). The whole output of the first
     result and of one result per batch is checked against an FP64 checksum (the column sums of A times B), with a
@@ -334,10 +337,24 @@ gpus:
       returned: always
       sample: {median: 781.2, min: 770.4, max: 790.1}
     peak_tflops:
-      description: Dense peak of the model for the dtype, or V(null) when the model is not known.
+      description:
+        - Dense peak of the model variant for the dtype (NVIDIA's datasheet, no sparsity), matched on the NVML name,
+          or V(null) when the variant or its dtype is not known; then O(min_fraction_of_peak) is not judged and
+          RV(gpus[].notes) says so.
       type: float
       returned: always
       sample: 989.0
+    peak_source:
+      description: Where RV(gpus[].peak_tflops) comes from, or V(null).
+      type: str
+      returned: always
+      sample: NVIDIA H100 SXM5 datasheet
+    notes:
+      description: What was not judged and why (for example a peak that is not known); not failures.
+      type: list
+      elements: str
+      returned: always
+      sample: []
     fraction_of_peak:
       description: Median TFLOPS over the peak, or V(null).
       type: float

@@ -124,12 +124,77 @@ def test_evaluate_thresholds(thresholds, changes, expected):
         ("NVIDIA RTX A6000", "bf16", 155.0),
         ("NVIDIA RTX A6000", "fp32", 38.7),
         ("NVIDIA RTX A6000", "fp64", None),
+        ("NVIDIA H100 NVL", "bf16", 835.0),
+        ("NVIDIA H100 NVL", "fp64", 60.0),
+        ("NVIDIA H200 NVL", "bf16", 835.0),
+        ("NVIDIA H200 NVL", "tf32", 418.0),
+        ("NVIDIA H200", "bf16", 989.0),
+        ("NVIDIA H100 PCIe", "fp64", 51.0),
+        ("NVIDIA A100-PCIE-40GB", "tf32", 156.0),
+        ("NVIDIA A100 80GB PCIe", "bf16", 312.0),
+        ("NVIDIA L40S", "bf16", 362.0),
+        ("NVIDIA L40S", "fp64", None),
+        ("NVIDIA L40", "bf16", None),  # L40 is not L40S
+        ("NVIDIA GH200 480GB", "bf16", None),  # not an H200
+        ("NVIDIA H100", "bf16", None),  # an H100 variant we cannot tell: no guess
         ("Tesla T4", "bf16", None),
         (None, "bf16", None),
     ],
 )
 def test_peak_tflops(name, dtype, peak):
     assert burn.peak_tflops(name, dtype) == peak
+
+
+def test_every_peak_says_where_it_comes_from():
+    for pattern, peaks, source in burn.PEAK_TFLOPS:
+        assert "datasheet" in source or "derived" in source, pattern
+        assert set(peaks) <= set(burn.DTYPES) and all(value > 0 for value in peaks.values())
+
+
+def test_unknown_peak_is_not_judged_and_the_result_says_so():
+    plan = torch_plan(name="NVIDIA H100")  # a variant the table cannot tell apart
+    events = burn.parse_worker_output(worker_output([(3.0, 700.0), (4.0, 700.0)]))
+    result = burn.aggregate_torch_gpu(plan["targets"][0], plan, events, [])
+    assert result["peak_tflops"] is None and result["peak_source"] is None
+    assert burn.judge([result], {"min_fraction_of_peak": 0.7}) == []
+    assert result["notes"] == ["min_fraction_of_peak not judged: no dense bf16 peak is known for NVIDIA H100"]
+    known = burn.aggregate_torch_gpu(torch_plan()["targets"][0], torch_plan(), events, [])
+    assert known["peak_source"] == "NVIDIA H100 SXM5 datasheet"
+    assert burn.judge([known], {"min_fraction_of_peak": 0.9}) == [known] and known["notes"] == []
+
+
+def test_each_worker_burns_the_gpu_nvml_named_by_uuid():
+    facts = {
+        "present": True,
+        "driver_version": "570.86.15",
+        "devices": [
+            {"index": 0, "uuid": "GPU-aaaa", "name": "NVIDIA H200"},
+            {"index": 1, "uuid": "GPU-bbbb", "name": "NVIDIA H200"},
+            {"index": 2, "uuid": None, "name": "NVIDIA H200"},
+        ],
+    }
+    plan = burn.plan_burn(params(gpus=["1", "2"]), facts)
+    first, second = plan["targets"]
+    argv = burn.torch_worker_argv("/py", "/w.py", plan, first, 1, "run")
+    assert argv[argv.index("--device") + 1] == "cuda:0"  # the only GPU the environment leaves visible
+    assert burn.torch_worker_env(first) == {"CUDA_VISIBLE_DEVICES": "GPU-bbbb", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    # no UUID: NVML's index, in PCI bus order as NVML counts
+    assert burn.torch_worker_env(second) == {"CUDA_VISIBLE_DEVICES": "2", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    cpu = burn.plan_burn(params(device="cpu"), {}, cpu_name="cpu")
+    assert burn.torch_worker_env(cpu["targets"][0]) == {}
+    assert "cpu" in burn.torch_worker_argv("/py", "/w.py", cpu, cpu["targets"][0], 1, "run")
+
+
+def test_runner_gives_each_process_its_own_environment_over_the_inherited_one(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,2")  # what Slurm or a container left behind
+    envs = [{"CUDA_VISIBLE_DEVICES": "GPU-aaaa"}, {"CUDA_VISIBLE_DEVICES": "GPU-bbbb"}]
+    script = 'echo "$CUDA_VISIBLE_DEVICES $CUDA_DEVICE_ORDER $GF_COMMON"'
+    with burn.BurnRunner() as runner:
+        outputs, _samples, timed_out = runner.run(
+            [["sh", "-c", script]] * 2, timeout=30, env={"GF_COMMON": "x", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}, envs=envs
+        )
+    assert not timed_out
+    assert [o["stdout"].strip() for o in outputs] == ["GPU-aaaa PCI_BUS_ID x", "GPU-bbbb PCI_BUS_ID x"]
 
 
 def test_record_key_covers_uuids_driver_backend_dtype_duration():
