@@ -60,7 +60,10 @@ def test_round_trip_every_command(queue_root, start_daemon, command, model, chec
     assert response is not None and response["success"] is True, response
     assert check(response)
     assert isinstance(response["duration_ms"], int) and response["timestamp"].endswith("+00:00")
-    assert os.listdir(os.path.join(queue_root, cq.DONE_DIR)) == [response["command_id"] + ".json"]
+    # The daemon writes the response before it moves the command to done/ (a crash in between re-answers the same
+    # id), so a client can see the response a moment before the move: wait for it instead of racing it.
+    done = os.path.join(queue_root, cq.DONE_DIR)
+    assert wait_until(lambda: os.listdir(done) == [response["command_id"] + ".json"]), os.listdir(done)
 
 
 def test_pull_then_list_sees_model(queue_root, start_daemon, sim):
