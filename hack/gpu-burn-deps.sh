@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dest=.build/gpu-burn-deps
 mkdir -p "$dest"
 
-nvcc=${GPUFLEET_NVCC:-$(command -v nvcc || ls -d /usr/local/cuda/bin/nvcc /usr/local/cuda-*/bin/nvcc 2>/dev/null | head -n1 || true)}
+nvcc=${GPUFLEET_NVCC:-$(command -v nvcc || for c in /usr/local/cuda/bin/nvcc /usr/local/cuda-*/bin/nvcc; do [[ -x $c ]] && echo "$c" && break; done || true)}
 if [[ -z "$nvcc" || ! -x "$nvcc" ]]; then
   echo "gpu-burn-deps: no nvcc found; the real gpu-burn test will skip" >&2
   echo "$dest"

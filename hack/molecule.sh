@@ -23,7 +23,7 @@ gpu_burn_src=${GPUFLEET_GPU_BURN_SRC:-$(cd .. && pwd)/shared/third_party/gpu-bur
 [[ -d $gpu_burn_src ]] || gpu_burn_src=$PWD/.build/empty
 GPUFLEET_GPU_BURN_DIR=$(cd "$gpu_burn_src" && pwd)
 export GPUFLEET_GPU_BURN_DIR
-nvidia_cuda=${GPUFLEET_NVIDIA_CUDA:-$(ls -d /usr/local/cuda-1[0-9].[0-9]* 2>/dev/null | sort -V | tail -n 1)}
+nvidia_cuda=${GPUFLEET_NVIDIA_CUDA:-$(printf '%s\n' /usr/local/cuda-1[0-9].[0-9]* | grep -v '\*' | sort -V | tail -n 1)}
 [[ -n $nvidia_cuda && -x $nvidia_cuda/bin/nvcc ]] || nvidia_cuda=$PWD/.build/empty
 GPUFLEET_NVIDIA_CUDA=$nvidia_cuda
 export GPUFLEET_NVIDIA_CUDA
