@@ -10,12 +10,55 @@ import subprocess
 
 import pytest
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _burn_worker_main as worker_main
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn_worker import WORKER_SOURCE
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 TORCH_PYTHON = os.path.join(REPO, ".build", "torch-venv", "bin", "python")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(TORCH_PYTHON), reason="run hack/torch-venv.sh (a CPU PyTorch)")
+needs_torch = pytest.mark.skipif(not os.path.exists(TORCH_PYTHON), reason="run hack/torch-venv.sh (a CPU PyTorch)")
+
+
+def test_shipped_source_is_the_module_file():
+    with open(worker_main.__file__, encoding="utf-8") as handle:
+        assert handle.read() == WORKER_SOURCE
+    assert not hasattr(worker_main, "torch")  # imported only inside main(), under torch_python
+
+
+def test_worker_and_engine_agree_on_dtypes_and_fault_modes():
+    assert set(worker_main.ROUNDOFF) == set(worker_main.SPOT_TOLERANCE) == set(burn.DTYPES)
+    assert worker_main.FAULT_MODES == burn.FAULT_MODES
+    # the roundoffs are unit roundoffs 2^-p of the formats' significands (bf16 8, fp16 11, fp32 24, fp64 53 bits)
+    assert worker_main.ROUNDOFF["bf16"][2] == 2.0**-8 and worker_main.ROUNDOFF["fp16"][2] == 2.0**-11
+    assert worker_main.ROUNDOFF["tf32"][0] == 2.0**-11  # TF32 keeps 10 of FP32's 23 stored mantissa bits
+
+
+@pytest.mark.parametrize(
+    ("argv", "fault"),
+    [([], "none"), (["--inject-fault"], "transient"), (["--inject-fault", "persistent"], "persistent")],
+)
+def test_worker_arguments(argv, fault):
+    args = worker_main.parse_args(["--device", "cuda:0", "--seconds", "5", *argv])
+    assert args.inject_fault == fault and args.device == "cuda:0" and args.dtype == "bf16"
+
+
+def test_worker_rejects_an_unknown_fault():
+    with pytest.raises(SystemExit):
+        worker_main.parse_args(["--device", "cpu", "--seconds", "1", "--inject-fault", "sometimes"])
+
+
+@pytest.mark.parametrize(
+    ("per_gemm", "room", "buffers", "expected"),
+    [
+        (0.011, 0.5, 256, 45),  # an H200 16384^3 bf16 GEMM: the batch ends by time, far before 256 buffers
+        (0.001, 0.5, 256, 256),  # small GEMMs: one per buffer at most
+        (2.0, 0.5, 8, 1),  # slower than a batch: one at a time
+        (0.01, 0.0, 8, 1),  # no time left: still one (the loop then ends)
+    ],
+)
+def test_batches_end_by_time(per_gemm, room, buffers, expected):
+    assert worker_main.next_batch_size(per_gemm, room, buffers) == expected
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +76,7 @@ def run_worker(worker, dtype, fault, size=96, seconds=0.6):
     return events
 
 
+@needs_torch
 @pytest.mark.parametrize("dtype", burn.DTYPES)
 @pytest.mark.parametrize("fault", ["none", "transient", "persistent"])
 def test_each_detector_catches_its_own_fault_class(worker, dtype, fault):
@@ -56,6 +100,7 @@ def test_each_detector_catches_its_own_fault_class(worker, dtype, fault):
         assert events["checksum_failed"]
 
 
+@needs_torch
 def test_clean_run_reports_gemm_and_check_time_and_ends_on_time(worker):
     events = run_worker(worker, "fp32", "none", size=128, seconds=2.0)
     summary = events["summary"]
@@ -66,6 +111,7 @@ def test_clean_run_reports_gemm_and_check_time_and_ends_on_time(worker):
     assert len(events["progress"]) >= 1
 
 
+@needs_torch
 def test_checksum_tolerance_is_reported_and_grows_with_roundoff(worker):
     tolerances = {
         dtype: run_worker(worker, dtype, "none", seconds=0.2)["start"]["checksum_tolerance_max"]
