@@ -29,6 +29,9 @@
 #define SIM_PROFILE_ENV "GPUFLEET_SIM_GPU_PROFILE"
 #define SIM_MAX_PROFILE_BYTES (16u * 1024u * 1024u)
 #define SIM_MAX_JSON_DEPTH 64
+#define SIM_MAX_XIDS 16
+#define SIM_EVENT_SETS 8
+#define SIM_EVENT_GPUS 64
 
 /* ------------------------------------------------------------------------------------------------ */
 /* NVML types and constants (values from the public API)                                              */
@@ -695,6 +698,11 @@ struct sim_gpu {
     struct sim_value pcie_gen, pcie_max_gen, pcie_width, pcie_max_width;
     struct sim_value performance_state;
     struct sim_value architecture;
+    /* "xid_events": critical Xids the simulated GPU reports to every event set registered for them, each once;
+     * absent or null: the GPU cannot deliver events (nvmlDeviceRegisterEvents answers NOT_SUPPORTED) */
+    int xid_supported;
+    unsigned int xid_count;
+    unsigned long long xids[SIM_MAX_XIDS];
 };
 
 struct sim_system {
@@ -1002,6 +1010,22 @@ static int load_gpu(struct profile_loader *ld, const struct json_value *g, unsig
                     load_uint(ld, section, sub, "width", &gpu->pcie_width) ||
                     load_uint(ld, section, sub, "max_width", &gpu->pcie_max_width)))
         return -1;
+
+    section = json_get(g, "xid_events");
+    if (section && section->type != JSON_NULL) {
+        size_t k;
+        if (section->type != JSON_ARRAY || section->count > SIM_MAX_XIDS)
+            return loader_fail(ld, "%s.xid_events: expected a list of at most %d Xid numbers, or null", where,
+                               SIM_MAX_XIDS);
+        for (k = 0; k < section->count; k++) {
+            const struct json_value *xid = section->items[k];
+            if (xid->type != JSON_NUMBER || !xid->is_integer || xid->integer < 0 || xid->integer > 65535)
+                return loader_fail(ld, "%s.xid_events[%zu]: expected an Xid number from 0 to 65535", where, k);
+            gpu->xids[k] = (unsigned long long)xid->integer;
+        }
+        gpu->xid_count = (unsigned int)section->count;
+        gpu->xid_supported = 1;
+    }
     return 0;
 }
 
@@ -1915,4 +1939,117 @@ SIM_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t devic
 {
     (void)infos;
     return no_processes(device, infoCount);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Events: critical Xids only, delivered from the profile's "xid_events" (SIMULATED)                 */
+/* ------------------------------------------------------------------------------------------------ */
+
+#define NVML_EVENT_TYPE_XID_CRITICAL_ERROR 0x8ull
+
+struct sim_event_set {
+    int in_use;
+    unsigned long long mask[SIM_EVENT_GPUS];
+    unsigned int next[SIM_EVENT_GPUS]; /* the next of the GPU's Xids this set delivers */
+};
+typedef struct sim_event_set *nvmlEventSet_t;
+
+/* nvmlEventData_t as pynvml's c_nvmlEventData_t mirrors it */
+typedef struct {
+    nvmlDevice_t device;
+    unsigned long long eventType;
+    unsigned long long eventData;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+} nvmlEventData_t;
+
+static struct sim_event_set sim_event_sets[SIM_EVENT_SETS];
+
+/* Called with sim_lock held: the set if set is one of ours and in use, else NULL. */
+static struct sim_event_set *event_set(nvmlEventSet_t set)
+{
+    uintptr_t offset = (uintptr_t)set - (uintptr_t)sim_event_sets;
+
+    if (!set || (uintptr_t)set < (uintptr_t)sim_event_sets || offset % sizeof(struct sim_event_set) != 0 ||
+        offset / sizeof(struct sim_event_set) >= SIM_EVENT_SETS || !set->in_use)
+        return NULL;
+    return set;
+}
+
+SIM_API nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)
+{
+    nvmlReturn_t rc = lock_system();
+    unsigned int i;
+
+    if (rc != NVML_SUCCESS)
+        return rc;
+    if (!set)
+        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
+    for (i = 0; i < SIM_EVENT_SETS; i++) {
+        if (!sim_event_sets[i].in_use) {
+            memset(&sim_event_sets[i], 0, sizeof(sim_event_sets[i]));
+            sim_event_sets[i].in_use = 1;
+            *set = &sim_event_sets[i];
+            return unlock_with(NVML_SUCCESS);
+        }
+    }
+    return unlock_with(NVML_ERROR_MEMORY);
+}
+
+SIM_API nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes, nvmlEventSet_t set)
+{
+    const struct sim_gpu *gpu;
+    struct sim_event_set *events;
+    nvmlReturn_t rc = lock_device(device, &gpu);
+
+    if (rc != NVML_SUCCESS)
+        return rc;
+    events = event_set(set);
+    if (!events)
+        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
+    /* only critical Xids are simulated, and only on GPUs whose profile lists them (possibly none) */
+    if (!gpu->xid_supported || gpu->index >= SIM_EVENT_GPUS || eventTypes != NVML_EVENT_TYPE_XID_CRITICAL_ERROR)
+        return unlock_with(NVML_ERROR_NOT_SUPPORTED);
+    events->mask[gpu->index] |= eventTypes;
+    return unlock_with(NVML_SUCCESS);
+}
+
+/* Never blocks: the simulated GPUs have no events but the profile's, so an empty set times out at once. */
+SIM_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms)
+{
+    struct sim_event_set *events;
+    nvmlReturn_t rc = lock_system();
+    unsigned int i;
+
+    (void)timeoutms;
+    if (rc != NVML_SUCCESS)
+        return rc;
+    events = event_set(set);
+    if (!events || !data)
+        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
+    for (i = 0; i < sim.gpu_count && i < SIM_EVENT_GPUS; i++) {
+        const struct sim_gpu *gpu = &sim.gpus[i];
+        if (!(events->mask[i] & NVML_EVENT_TYPE_XID_CRITICAL_ERROR) || events->next[i] >= gpu->xid_count)
+            continue;
+        data->device = (nvmlDevice_t)gpu;
+        data->eventType = NVML_EVENT_TYPE_XID_CRITICAL_ERROR;
+        data->eventData = gpu->xids[events->next[i]++];
+        data->gpuInstanceId = data->computeInstanceId = 0xFFFFFFFFu;
+        return unlock_with(NVML_SUCCESS);
+    }
+    return unlock_with(NVML_ERROR_TIMEOUT);
+}
+
+SIM_API nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)
+{
+    struct sim_event_set *events;
+    nvmlReturn_t rc = lock_system();
+
+    if (rc != NVML_SUCCESS)
+        return rc;
+    events = event_set(set);
+    if (!events)
+        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
+    events->in_use = 0;
+    return unlock_with(NVML_SUCCESS);
 }

@@ -156,14 +156,15 @@ import json, sys
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _burn_counters as counters
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import NvmlSession
 
-profile, changed = sys.argv[1], sys.argv[2]
+profile, during = sys.argv[1], sys.argv[2]
 with NvmlSession() as session:
     before = counters.read_counters(session, [0])
+with open(during) as source, open(profile, "w") as target:  # the GPU logs errors while it burns
+    target.write(source.read())
+with NvmlSession() as session:  # the run's session, as gpu_burnin's sampler holds it
     watch = counters.XidWatch(session.bindings, {0: session.handle(0)})
     watch.poll()
     watch.close()
-with open(changed) as source, open(profile, "w") as target:  # the GPU logs errors while it burns
-    target.write(source.read())
 with NvmlSession() as session:
     after = counters.read_counters(session, [0])
 results = [{"index": 0}]
@@ -172,16 +173,10 @@ print(json.dumps({"result": results[0], "xid_error": watch.error}))
 """
 
 
-def test_counters_read_through_the_simulated_nvml_fail_the_gpu_naming_the_counter(sim, fake_nvml_dir, tmp_path):
-    pytest.importorskip("pynvml")
-    clean = sim.load_profile("h100")
-    faulty = json.loads(json.dumps(clean))
-    gpu = faulty["gpus"][0]
-    gpu["ecc_errors"]["volatile"].update(corrected=12, uncorrected=2)
-    gpu["row_remap"].update(uncorrected=1, pending=True)
-    profile, changed = tmp_path / "gpus.json", tmp_path / "after.json"
+def read_through_simulated_nvml(sim, fake_nvml_dir, tmp_path, clean, during):
+    profile, changed = tmp_path / "gpus.json", tmp_path / "during.json"
     profile.write_text(json.dumps(clean))
-    changed.write_text(json.dumps(faulty))
+    changed.write_text(json.dumps(during))
     env = sim.env(profile, fake_nvml_dir)
     env["PYTHONPATH"] = COLLECTIONS
     proc = subprocess.run(
@@ -193,7 +188,17 @@ def test_counters_read_through_the_simulated_nvml_fail_the_gpu_naming_the_counte
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def test_counters_read_through_the_simulated_nvml_fail_the_gpu_naming_the_counter(sim, fake_nvml_dir, tmp_path):
+    pytest.importorskip("pynvml")
+    clean = sim.load_profile("h100")
+    faulty = json.loads(json.dumps(clean))
+    gpu = faulty["gpus"][0]
+    gpu["ecc_errors"]["volatile"].update(corrected=12, uncorrected=2)
+    gpu["row_remap"].update(uncorrected=1, pending=True)
+    report = read_through_simulated_nvml(sim, fake_nvml_dir, tmp_path, clean, faulty)
     result = report["result"]
     assert result["error_counters"]["before"]["ecc_uncorrected_volatile"] == 0
     assert result["error_counters"]["changed"] == {
@@ -207,5 +212,33 @@ def test_counters_read_through_the_simulated_nvml_fail_the_gpu_naming_the_counte
         "NVML counter row_remap_pending went from 0 to 1 during the burn-in",
         "NVML counter row_remap_uncorrected went from 0 to 1 during the burn-in",
     ]
-    # the simulated NVML has no event sets: the watch says it cannot report Xids rather than reporting none
+    # a profile without xid_events is a GPU that cannot deliver events: the watch says so rather than reporting none
     assert result["xid_events"] is None and report["xid_error"]
+
+
+@pytest.mark.parametrize(
+    ("xids", "problems"), [([], []), ([79, 48], ["critical Xid event(s) during the burn-in: 79, 48"])]
+)
+def test_xid_events_through_the_simulated_nvml(sim, fake_nvml_dir, tmp_path, xids, problems):
+    pytest.importorskip("pynvml")
+    clean = sim.load_profile("h100")
+    during = json.loads(json.dumps(clean))
+    during["gpus"][0]["xid_events"] = xids
+    report = read_through_simulated_nvml(sim, fake_nvml_dir, tmp_path, clean, during)
+    assert report["xid_error"] is None
+    assert report["result"]["xid_events"] == xids
+    assert report["result"]["hardware_problems"] == problems
+
+
+@pytest.mark.parametrize(
+    ("xids", "reason"),
+    [("79", "gpus[0].xid_events: expected a list"), ([79, -1], "gpus[0].xid_events[1]: expected an Xid number")],
+)
+def test_simulated_nvml_rejects_bad_xid_events_naming_the_field(sim, fake_nvml_dir, tmp_path, xids, reason):
+    profile = sim.load_profile("h100")
+    profile["gpus"][0]["xid_events"] = xids
+    path = tmp_path / "gpus.json"
+    path.write_text(json.dumps(profile))
+    proc = sim.run_python("import ctypes; print(ctypes.CDLL('libnvidia-ml.so.1').nvmlInit_v2())", path, fake_nvml_dir)
+    assert proc.stdout.strip() == "999"  # NVML_ERROR_UNKNOWN, as for any unusable profile
+    assert reason in proc.stderr
