@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn_worker import WORKER_SOURCE  # noqa: E402
 
+DTYPES = ("bf16", "fp16", "tf32", "fp32", "fp64")
 BARE_LOOP = r"""
 import json, sys, time, torch
 device, dtype_name, size, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -72,6 +73,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--torch-python", required=True)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--matrix-size", type=int, default=None, help="default: 8192 on a GPU, 512 on the CPU")
+    parser.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated, default: all five")
     args = parser.parse_args()
     has_cuda = (
         subprocess.run(
@@ -83,8 +86,11 @@ def main():
     )
     device = "cuda:0" if has_cuda else "cpu"
     # every dtype on the CPU too: the checker's share is a property of the design, not of the GPU
-    dtypes = ["bf16", "fp16", "tf32", "fp32", "fp64"]
-    size = 8192 if has_cuda else 512
+    dtypes = [dtype for dtype in args.dtypes.split(",") if dtype]
+    unknown = sorted(set(dtypes) - set(DTYPES))
+    if unknown:
+        parser.error("unknown dtype(s): " + ", ".join(unknown))
+    size = args.matrix_size or (8192 if has_cuda else 512)
     seconds = args.seconds or (20.0 if has_cuda else 5.0)
     print("device %s, matrix %d, %.0f s per run%s" % (device, size, seconds, "" if has_cuda else " (no GPU: CPU only)"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -157,8 +157,12 @@ def column_sums(torch, matrix, transform=None):
     """FP64 column sums of matrix (of transform(matrix) when given), CHECKSUM_CHUNK rows at a time."""
     total = torch.zeros(matrix.shape[1], dtype=torch.float64, device=matrix.device)
     for start in range(0, matrix.shape[0], CHECKSUM_CHUNK):
-        block = matrix[start : start + CHECKSUM_CHUNK].double()
-        total += (transform(block) if transform else block).sum(dim=0)
+        block = matrix[start : start + CHECKSUM_CHUNK]
+        if transform is None:
+            # converted to FP64 as the reduction reads it: no FP64 copy of the block (the per-result path)
+            total += block.sum(dim=0, dtype=torch.float64)
+        else:
+            total += transform(block.double()).sum(dim=0)
     return total
 
 
