@@ -44,9 +44,12 @@ def burnin(results_dir, extra="", expect_failure=False, check_mode=False):
     return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
-def worker_pids():
+def worker_pids(results_dir=None):
+    """PIDs of burn workers; with results_dir, only this test's (the worker runs from <results_dir>/), so a burn-in
+    that another checkout or test run on the same machine is running does not count."""
+    marker = os.path.join(results_dir, WORKER_MARKER) if results_dir else WORKER_MARKER
     out = subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True, text=True, check=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if WORKER_MARKER in line and "ps -eww" not in line]
+    return [int(line.split()[0]) for line in out.splitlines() if marker in line and "ps -eww" not in line]
 
 
 @pytest.fixture
@@ -133,7 +136,7 @@ def test_thresholds_fail_with_clear_messages(results_dir):
 
 
 def test_killing_ansible_mid_run_leaves_no_worker(results_dir, tmp_path):
-    assert worker_pids() == []
+    assert worker_pids(results_dir) == []
     log = tmp_path / "ansible.log"
     with open(log, "w") as output:
         proc = subprocess.Popen(
@@ -145,15 +148,15 @@ def test_killing_ansible_mid_run_leaves_no_worker(results_dir, tmp_path):
             start_new_session=True,
         )
     deadline = time.monotonic() + 60
-    while not worker_pids() and proc.poll() is None and time.monotonic() < deadline:
+    while not worker_pids(results_dir) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert worker_pids(), "the worker never started: " + log.read_text()[-3000:]
+    assert worker_pids(results_dir), "the worker never started: " + log.read_text()[-3000:]
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
     deadline = time.monotonic() + 15
-    while worker_pids() and time.monotonic() < deadline:
+    while worker_pids(results_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert worker_pids() == []
+    assert worker_pids(results_dir) == []
 
 
 def test_state_started_then_stopped(results_dir):
