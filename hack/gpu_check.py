@@ -203,12 +203,10 @@ def step_gpu_burn(spec, work):
     source, looked = _gpu_burn_tarball()
     if source is None:
         return "skip", "no gpu-burn release found (looked in %s; set GPUFLEET_GPU_BURN_SRC)" % ", ".join(looked), {}
-    # gpu_burnin.find_nvcc's choice (the module itself needs ansible-core): the default toolkit, else the newest.
-    discovered = cuda.discover_cuda()
-    toolkits = [tk for tk in discovered["toolkits"] if tk.get("nvcc")]
-    chosen = ([tk for tk in toolkits if tk["path"] == discovered.get("default")] or toolkits[-1:] or [None])[0]
-    if chosen is None:
-        return "skip", "no CUDA toolkit with nvcc found (cuda.discover_cuda), so gpu-burn cannot be built", {}
+    # The toolkit gpu_burnin builds with.
+    nvcc, cuda_path = cuda.find_nvcc()
+    if nvcc is None:
+        return "skip", "no CUDA toolkit with nvcc found (cuda.find_nvcc), so gpu-burn cannot be built", {}
     facts = nvml.collect_gpu_facts()
     params = {
         "backend": "gpu_burn",
@@ -221,11 +219,11 @@ def step_gpu_burn(spec, work):
         "inject_fault": False,
         "gpu_burn_src": source,
     }
-    plan = burn.plan_burn(params, facts, nvcc=chosen["nvcc"])
+    plan = burn.plan_burn(params, facts, nvcc=nvcc)
     src = gpu_burn.fetch_gpu_burn_src(source, os.path.join(work, "build"), run_command)
     started = time.monotonic()
     build = gpu_burn.build_gpu_burn(
-        src, chosen["nvcc"], chosen["path"], [t.get("compute_capability") for t in plan["targets"]], run_command
+        src, nvcc, cuda_path, [t.get("compute_capability") for t in plan["targets"]], run_command
     )
     build_seconds = round(time.monotonic() - started, 1)
     with nvml.NvmlSession() as session:
@@ -233,7 +231,7 @@ def step_gpu_burn(spec, work):
     failing = burn.judge(results, {"max_errors": 0})
     figures = {
         "source": source,
-        "nvcc": chosen["nvcc"],
+        "nvcc": nvcc,
         "build_seconds": build_seconds,
         "gpus": [_gpu_figures(r) for r in results],
     }

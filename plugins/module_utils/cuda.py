@@ -487,6 +487,15 @@ def discover_cuda(
     }
 
 
+def find_nvcc(search_paths=None, runner=run_command):
+    """(nvcc, toolkit path) to build with: the default toolkit's, else the newest; (None, None) without one."""
+    cuda = discover_cuda(search_paths=search_paths, runner=runner)
+    toolkits = [tk for tk in cuda["toolkits"] if tk.get("nvcc")]
+    default = [tk for tk in toolkits if tk["path"] == cuda.get("default")]
+    chosen = (default or toolkits[-1:] or [None])[0]
+    return (chosen["nvcc"], chosen["path"]) if chosen else (None, None)
+
+
 def select_toolkit(discovered, want):
     """Pick a toolkit from discover_cuda()'s result.
 

@@ -502,7 +502,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _burn_counters as burn_counters
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn, gpu_burn
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import run_command
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import discover_cuda, validate_search_paths
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import find_nvcc, validate_search_paths
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import (
     HAS_PYNVML,
     NvmlSession,
@@ -537,15 +537,6 @@ def cpu_model_name():
     except OSError:
         pass
     return "cpu: " + (platform.processor() or platform.machine() or "unknown")
-
-
-def find_nvcc(search_paths):
-    """(nvcc, toolkit path) of the default toolkit, else the newest with nvcc; (None, None) without one."""
-    cuda = discover_cuda(search_paths=search_paths)
-    toolkits = [tk for tk in cuda["toolkits"] if tk.get("nvcc")]
-    default = [tk for tk in toolkits if tk["path"] == cuda.get("default")]
-    chosen = (default or toolkits[-1:] or [None])[0]
-    return (chosen["nvcc"], chosen["path"]) if chosen else (None, None)
 
 
 def read_error_counters(plan):

@@ -30,7 +30,7 @@ import time
 import pytest
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn, gpu_burn
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import run_command
-from ansible_collections.gpufleet.nvidia.plugins.modules.gpu_burnin import find_nvcc
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import find_nvcc
 from ansible_collections.gpufleet.nvidia.tests.integration.ansible_cli import REPO, VENV_BIN, ansible_env
 from ansible_collections.gpufleet.nvidia.tests.unit.plugins.module_utils.gpu_burn_transcripts import gpu_burn_plan
 

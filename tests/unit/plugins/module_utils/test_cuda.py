@@ -581,3 +581,27 @@ def test_real_cuda_13_toolkit():
     without_path = cuda.discover_cuda(path_env="")
     assert without_path["nvcc_on_path"] is False
     assert os.path.realpath(REAL_TOOLKIT) in [tk["path"] for tk in without_path["toolkits"]]
+
+
+@pytest.mark.parametrize(
+    "default, toolkits, expected",
+    [
+        # The default toolkit wins over a newer one (what a user gets is what gpu-burn is built with).
+        ("/usr", [("/usr", "/usr/bin/nvcc"), ("/usr/local/cuda-13.0", "/usr/local/cuda-13.0/bin/nvcc")], "/usr"),
+        # No default: the newest (discover_cuda lists them ascending).
+        (
+            None,
+            [("/usr", "/usr/bin/nvcc"), ("/usr/local/cuda-13.0", "/usr/local/cuda-13.0/bin/nvcc")],
+            "/usr/local/cuda-13.0",
+        ),
+        # A default without nvcc (a runtime-only install) does not count.
+        ("/usr/local/cuda-13.0", [("/usr", "/usr/bin/nvcc"), ("/usr/local/cuda-13.0", None)], "/usr"),
+        (None, [("/usr/local/cuda-12.4", None)], None),
+    ],
+)
+def test_find_nvcc_picks_the_default_toolkit_else_the_newest(monkeypatch, default, toolkits, expected):
+    listed = [{"path": path, "nvcc": nvcc} for path, nvcc in toolkits]
+    monkeypatch.setattr(cuda, "discover_cuda", lambda **_kwargs: {"toolkits": listed, "default": default})
+    nvcc, path = cuda.find_nvcc()
+    assert path == expected
+    assert nvcc == (dict(toolkits)[expected] if expected else None)
