@@ -80,8 +80,9 @@ PEAK_TFLOPS = (
         {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5, "fp64": 19.5},
         "NVIDIA A100 datasheet",
     ),
-    # L40S datasheet: BF16/FP16 362 and TF32 183 dense, FP32 91.6 (FP64 not given: no fp64 peak).
-    (r"\bL40S\b", {"bf16": 362.0, "fp16": 362.0, "tf32": 183.0, "fp32": 91.6}, "NVIDIA L40S datasheet (recalled)"),
+    # L40S datasheet: BF16/FP16 362.05 and TF32 183 dense (733 and 366 with sparsity), FP32 91.6 (FP64 not given: no
+    # fp64 peak). Checked against the datasheet's table as a vendor reproduces it.
+    (r"\bL40S\b", {"bf16": 362.0, "fp16": 362.0, "tf32": 183.0, "fp32": 91.6}, "NVIDIA L40S datasheet"),
     # RTX A6000 datasheet: FP32 38.7; its 309.7 tensor TFLOPS are with sparsity, so BF16/FP16 ~155 and TF32 ~77
     # dense are derived (not printed as such): treat those two as approximate.
     (r"\bRTX A6000\b", {"bf16": 155.0, "fp16": 155.0, "tf32": 77.4, "fp32": 38.7}, "RTX A6000 (derived, approx.)"),
