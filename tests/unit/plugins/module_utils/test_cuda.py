@@ -10,29 +10,18 @@ import shutil
 import pytest
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import cuda
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult, run_command
+from ansible_collections.gpufleet.nvidia.tests.unit.plugins.module_utils.cuda_trees import NVCC_11_8, NVCC_12_4
 
 NVCC_10_2 = """nvcc: NVIDIA (R) Cuda compiler driver
 Copyright (c) 2005-2019 NVIDIA Corporation
 Built on Wed_Oct_23_19:24:38_PDT_2019
 Cuda compilation tools, release 10.2, V10.2.89
 """
-NVCC_11_8 = """nvcc: NVIDIA (R) Cuda compiler driver
-Copyright (c) 2005-2022 NVIDIA Corporation
-Built on Wed_Sep_21_10:33:58_PDT_2022
-Cuda compilation tools, release 11.8, V11.8.89
-Build cuda_11.8.r11.8/compiler.31833905_0
-"""
 NVCC_12_1 = """nvcc: NVIDIA (R) Cuda compiler driver
 Copyright (c) 2005-2023 NVIDIA Corporation
 Built on Mon_Apr__3_17:16:06_PDT_2023
 Cuda compilation tools, release 12.1, V12.1.105
 Build cuda_12.1.r12.1/compiler.32688072_0
-"""
-NVCC_12_4 = """nvcc: NVIDIA (R) Cuda compiler driver
-Copyright (c) 2005-2024 NVIDIA Corporation
-Built on Thu_Mar_28_02:18:24_PDT_2024
-Cuda compilation tools, release 12.4, V12.4.131
-Build cuda_12.4.r12.4/compiler.34097967_0
 """
 NVCC_13_0 = """nvcc: NVIDIA (R) Cuda compiler driver
 Copyright (c) 2005-2025 NVIDIA Corporation
