@@ -70,6 +70,13 @@ def _import_collection():
     return burn, cuda, gpu_burn, nvml, run_command
 
 
+def _watched_run(plan, run):
+    """As gpu_burnin runs a burn-in: NVML sampling, error counters before and after, Xid events during it."""
+    from ansible_collections.gpufleet.nvidia.plugins.module_utils import _burn_counters
+
+    return _burn_counters.watched_run(plan, run)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Steps (each runs in a child: `gpu_check.py --step NAME --spec JSON --result FILE`)
 
@@ -92,6 +99,8 @@ def _gpu_figures(result):
         "errors": result.get("errors"),
         "nans": result.get("nans"),
         "spot_checks": result.get("spot_checks"),
+        "checksum_failures": result.get("checksum_failures"),
+        "hardware_problems": result.get("hardware_problems"),
         "max_temperature_c": result.get("max_temperature_c"),
         "verdict": result.get("verdict"),
         "reasons": result.get("reasons"),
@@ -102,11 +111,8 @@ def _facts_for(spec, nvml):
     return nvml.collect_gpu_facts() if spec["device"] == "cuda" else {}
 
 
-def _sampled_torch_burn(burn, nvml, plan, torch_python, work):
-    if plan["device"] == "cuda" and nvml.HAS_PYNVML:
-        with nvml.NvmlSession() as session:
-            return burn.run_torch_burn(plan, torch_python, work, session.sample)
-    return burn.run_torch_burn(plan, torch_python, work)
+def _torch_burn(burn, plan, torch_python, work):
+    return _watched_run(plan, lambda sampler: burn.run_torch_burn(plan, torch_python, work, sampler))
 
 
 def step_gpu_facts(spec, work):
@@ -138,7 +144,7 @@ def step_burn(spec, work):
     burn, _cuda, _gpu_burn, nvml, _run = _import_collection()
     dtype = spec["dtype"]
     plan = burn.plan_burn(_burn_params(spec, dtype=dtype), _facts_for(spec, nvml), cpu_name="cpu")
-    results = _sampled_torch_burn(burn, nvml, plan, spec["torch_python"], work)
+    results = _torch_burn(burn, plan, spec["torch_python"], work)
     thresholds = {"max_errors": 0}
     if spec["device"] == "cuda":
         thresholds["min_fraction_of_peak"] = MIN_FRACTION_OF_PEAK.get(dtype)
@@ -149,27 +155,13 @@ def step_burn(spec, work):
     return "pass", "%d device(s) clean" % len(results), figures
 
 
-def _fault_argv_mentions(burn, plan, work, word):
-    """Whether this version's worker command line carries the fault kind (the persistent mode is new)."""
-    try:
-        argv = burn.torch_worker_argv("python", os.path.join(work, "worker.py"), plan, plan["targets"][0], 1, "probe")
-    except Exception:  # pylint: disable=broad-except  # a changed signature: not supported as driven here
-        return False
-    return any(word in str(arg) for arg in argv)
-
-
 def step_fault(spec, work):
     burn, _cuda, _gpu_burn, nvml, _run = _import_collection()
     kind = spec["kind"]
     params = _burn_params(spec, inject_fault=kind)
     params.update(spec["fault"])
-    try:
-        plan = burn.plan_burn(params, _facts_for(spec, nvml), cpu_name="cpu")
-    except burn.BurnError as exc:
-        return "skip", "inject_fault=%s not supported by this version: %s" % (kind, exc), {}
-    if kind == "persistent" and not _fault_argv_mentions(burn, plan, work, "persistent"):
-        return "skip", "inject_fault=persistent not supported by this version (the worker is not told the kind)", {}
-    results = _sampled_torch_burn(burn, nvml, plan, spec["torch_python"], work)
+    plan = burn.plan_burn(params, _facts_for(spec, nvml), cpu_name="cpu")
+    results = _torch_burn(burn, plan, spec["torch_python"], work)
     burn.judge(results, {"max_errors": 0})
     first = results[0]
     figures = {"plan": burn.describe_plan(plan), "gpus": [_gpu_figures(r) for r in results]}
@@ -226,8 +218,7 @@ def step_gpu_burn(spec, work):
         src, nvcc, cuda_path, [t.get("compute_capability") for t in plan["targets"]], run_command
     )
     build_seconds = round(time.monotonic() - started, 1)
-    with nvml.NvmlSession() as session:
-        results = gpu_burn.run_gpu_burn(plan, build, session.sample)
+    results = _watched_run(plan, lambda sampler: gpu_burn.run_gpu_burn(plan, build, sampler))
     failing = burn.judge(results, {"max_errors": 0})
     figures = {
         "source": source,

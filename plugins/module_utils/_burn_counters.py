@@ -16,6 +16,8 @@ __metaclass__ = type
 import contextlib
 import ctypes
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvml
+
 # (name, path in NvmlSession.read_device's dict, fails the GPU when it grows). Booleans grow from false to true.
 COUNTERS = (
     ("ecc_uncorrected_volatile", ("ecc_errors", "volatile", "uncorrected"), True),
@@ -138,3 +140,53 @@ def attach_counters(results, before, after, watch):
         }
         result["xid_events"] = xids
         result["hardware_problems"] = counter_problems(changes, xids)
+
+
+def read_error_counters(plan):
+    """{index: error counters} of the plan's GPUs in an NVML session of their own ({} on the CPU or without NVML)."""
+    if plan["device"] != "cuda" or not nvml.HAS_PYNVML:
+        return {}
+    try:
+        with nvml.NvmlSession() as session:
+            return read_counters(session, [t["index"] for t in plan["targets"]])
+    except nvml.NvmlUnavailableError:
+        return {}
+
+
+@contextlib.contextmanager
+def nvml_sampler(plan):
+    """(sampler, Xid watch) while the run lasts; (None, None) on the CPU, without pynvml or when NVML cannot start.
+
+    The sampler is NvmlSession.sample, and also collects the critical Xid events waiting at each sample.
+    """
+    if plan["device"] != "cuda" or not nvml.HAS_PYNVML:
+        yield None, None
+        return
+    try:
+        session = nvml.NvmlSession().__enter__()
+    except nvml.NvmlUnavailableError:
+        yield None, None
+        return
+    handles = {t["index"]: session.handle(t["index"]) for t in plan["targets"]}
+    watch = XidWatch(session.bindings, {i: h for i, h in handles.items() if h is not None})
+
+    def sample(indices):
+        watch.poll()
+        return session.sample(indices)
+
+    try:
+        yield sample, watch
+    finally:
+        watch.poll()
+        watch.close()
+        session.__exit__(None, None, None)
+
+
+def watched_run(plan, run):
+    """run(sampler) -> per-GPU results, sampled through NVML, with the error counters read before and after and the
+    Xid events watched during it put on each result (attach_counters). The one way a burn-in is run on GPUs."""
+    before = read_error_counters(plan)
+    with nvml_sampler(plan) as (sampler, watch):
+        results = run(sampler)
+    attach_counters(results, before, read_error_counters(plan), watch)
+    return results

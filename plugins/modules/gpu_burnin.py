@@ -491,7 +491,6 @@ msg:
   sample: Burn-in passed on 8 device(s)
 """
 
-import contextlib
 import os
 import platform
 import sys
@@ -504,9 +503,6 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn, gpu_b
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import run_command
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import find_nvcc, validate_search_paths
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import (
-    HAS_PYNVML,
-    NvmlSession,
-    NvmlUnavailableError,
     collect_gpu_facts,
 )
 
@@ -537,46 +533,6 @@ def cpu_model_name():
     except OSError:
         pass
     return "cpu: " + (platform.processor() or platform.machine() or "unknown")
-
-
-def read_error_counters(plan):
-    """{index: error counters} of the plan's GPUs in a session of their own ({} on the CPU or without NVML)."""
-    if plan["device"] != "cuda" or not HAS_PYNVML:
-        return {}
-    try:
-        with NvmlSession() as session:
-            return burn_counters.read_counters(session, [t["index"] for t in plan["targets"]])
-    except NvmlUnavailableError:
-        return {}
-
-
-@contextlib.contextmanager
-def nvml_sampler(plan):
-    """(sampler, Xid watch) while the run lasts; (None, None) on the CPU, without pynvml or when NVML cannot start.
-
-    The sampler is NvmlSession.sample, and also collects the critical Xid events waiting at each sample.
-    """
-    if plan["device"] != "cuda" or not HAS_PYNVML:
-        yield None, None
-        return
-    try:
-        session = NvmlSession().__enter__()
-    except NvmlUnavailableError:
-        yield None, None
-        return
-    handles = {t["index"]: session.handle(t["index"]) for t in plan["targets"]}
-    watch = burn_counters.XidWatch(session.bindings, {i: h for i, h in handles.items() if h is not None})
-
-    def sample(indices):
-        watch.poll()
-        return session.sample(indices)
-
-    try:
-        yield sample, watch
-    finally:
-        watch.poll()
-        watch.close()
-        session.__exit__(None, None, None)
 
 
 def build_gpu_burn(module, plan, nvcc, cuda_path):
@@ -626,13 +582,13 @@ def run_validated(module, plan, nvcc, cuda_path):
 
     os.makedirs(results_dir, exist_ok=True)
     started = time.time()
-    counters_before = read_error_counters(plan)
-    with nvml_sampler(plan) as (sampler, xid_watch):
+
+    def run(sampler):
         if plan["backend"] == "gpu_burn":
-            results = gpu_burn.run_gpu_burn(plan, build_gpu_burn(module, plan, nvcc, cuda_path), sampler)
-        else:
-            results = burn.run_torch_burn(plan, params["torch_python"] or sys.executable, results_dir, sampler)
-    burn_counters.attach_counters(results, counters_before, read_error_counters(plan), xid_watch)
+            return gpu_burn.run_gpu_burn(plan, build_gpu_burn(module, plan, nvcc, cuda_path), sampler)
+        return burn.run_torch_burn(plan, params["torch_python"] or sys.executable, results_dir, sampler)
+
+    results = burn_counters.watched_run(plan, run)
     failing = burn.judge(results, thresholds)
     record = burn.build_record(plan, results, started, time.time())
     path = burn.write_record(results_dir, record)

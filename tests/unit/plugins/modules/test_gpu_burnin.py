@@ -8,6 +8,7 @@ import contextlib
 import time
 
 import pytest
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _burn_counters as burn_counters
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import burn
 from ansible_collections.gpufleet.nvidia.plugins.modules import gpu_burnin
 from ansible_collections.gpufleet.nvidia.tests.unit.plugins.modules.module_harness import run_module_main
@@ -136,8 +137,8 @@ def test_new_uncorrectable_errors_fail_the_gpu_naming_it_and_the_counter(tmp_pat
     passing = {"index": 0, "uuid": "GPU-0", "name": "NVIDIA H100 80GB HBM3", "device": "cuda:0", "errors": 0}
     passing.update(dtype="bf16", backend="torch", nans=0, worker_problems=[], tflops={"median": 800.0})
     monkeypatch.setattr(gpu_burnin, "collect_gpu_facts", lambda: facts)
-    monkeypatch.setattr(gpu_burnin, "read_error_counters", lambda plan: next(reads))
-    monkeypatch.setattr(gpu_burnin, "nvml_sampler", no_sampler)
+    monkeypatch.setattr(burn_counters, "read_error_counters", lambda plan: next(reads))
+    monkeypatch.setattr(burn_counters, "nvml_sampler", no_sampler)
     monkeypatch.setattr(burn, "run_torch_burn", lambda *args, **kwargs: [dict(passing)])
     result = run_module({"duration": 5, "results_dir": str(tmp_path)}, expect_failure=True)
     assert result["msg"] == (
