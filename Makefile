@@ -64,7 +64,9 @@ ee-context: venv
 sanity: venv
 	hack/sanity.sh
 
+# The real burn worker's tests (every dtype x clean/transient/persistent fault) need PyTorch's CPU build.
 unit: venv host-deps
+	hack/torch-venv.sh >/dev/null
 	python -m pytest -m "not gpu" tests/unit tests/simulators tests/command_service
 
 integration: venv host-deps
