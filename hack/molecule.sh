@@ -7,6 +7,10 @@ hack/host-deps.sh >/dev/null
 hack/venv.sh >/dev/null
 GPUFLEET_NODE_IMAGE=$(molecule/image/build.sh | tail -n 1)
 export GPUFLEET_NODE_IMAGE
+# real_userland mounts the SIMULATED NVML from the checkout; build.sh builds it only when the node image is new, and
+# a fresh clone with a cached image has none (Docker would then mount an empty directory in its place).
+if [[ -d tests/simulators/nvml/libnvidia-ml.so.1 ]]; then rmdir tests/simulators/nvml/libnvidia-ml.so.1; fi
+make -s -C tests/simulators/nvml all >/dev/null
 # The scenarios that run site.yml burn in on the CPU with the controller's PyTorch, mounted into the nodes.
 GPUFLEET_TORCH_SITE=$(hack/torch-venv.sh | tail -n 1)
 export GPUFLEET_TORCH_SITE
