@@ -27,15 +27,13 @@ import shutil
 import tarfile
 import zipfile
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn import (
-    GPU_BURN_DTYPES,
-    BurnError,
-    BurnRunner,
-    _gpu_result,
-    run_timeout,
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_judge import (
+    base_gpu_result,
     summarize_samples,
     warmup_seconds,
 )
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_plan import GPU_BURN_DTYPES, BurnError
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_process import BurnRunner, run_timeout
 
 BINARY = "gpu_burn"
 DRIVER_SOURCE = "gpu_burn-drv.cpp"
@@ -492,7 +490,7 @@ def aggregate_gpu_burn(plan, parsed, samples_by_index, run_problems=()):
         steady = [g / 1000.0 for g, p in zip(seen.get("gflops", []), seen.get("percent", [])) if p >= warm]
         if not steady:
             steady = [g / 1000.0 for g in seen.get("gflops", [])]
-        result = _gpu_result(target, plan, steady)
+        result = base_gpu_result(target, plan, steady)
         problems = list(parsed["failures"]) + list(run_problems)
         if seen.get("died"):
             problems.append(f"gpu-burn marked GPU {position} DIED! (its test process failed)")

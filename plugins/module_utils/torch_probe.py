@@ -4,8 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Ask Python interpreters what PyTorch (and bitsandbytes) they have and whether it can use the GPU.
 
-Each interpreter runs PROBE_SCRIPT in its own subprocess with a timeout, so torch is never imported into the
-calling (Ansible) process, and a hanging, crashing or missing interpreter becomes an entry with ``error``.
+Each interpreter runs the probe program (_torch_probe_main.py) in its own subprocess with a timeout, so torch is
+never imported into the calling (Ansible) process, and a hanging, crashing or missing interpreter becomes an entry
+with ``error``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,95 +19,15 @@ import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _torch_probe_main
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import RC_NOT_FOUND, RC_TIMEOUT, run_command
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._shipped import module_source
 
 DEFAULT_TORCH_TIMEOUT = 60
 _MAX_PARALLEL_PROBES = 4
 
-# Runs inside the probed interpreter (any Python, even 2.7: no f-strings, so old venvs still answer). It prints one
-# JSON line per stage so that a crash inside `import torch` or a CUDA call still leaves the last completed stage to
-# report; the caller reads the last JSON line of stdout, because torch and bitsandbytes may print banners there too.
-PROBE_SCRIPT = r"""
-import json, os, sys, platform
-# Never pick up a stray torch.py from the working directory.
-sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
-r = {"python_version": platform.python_version(), "torch_installed": False, "torch_version": None,
-     "cuda_available": None, "cuda_version": None, "cudnn_version": None, "device_count": None, "devices": [],
-     "arch_list": [], "bitsandbytes": {"version": None, "error": None},
-     "smoke": {"ok": None, "device": None, "error": None}, "error": None, "stage": "start"}
-def emit(stage):
-    r["stage"] = stage
-    sys.stdout.write("\n" + json.dumps(r) + "\n")
-    sys.stdout.flush()
-def err(exc):
-    return ("%s: %s" % (type(exc).__name__, exc)).strip()
-def installed(name):
-    try:
-        import importlib.util
-    except ImportError:  # Python 2
-        import imp
-        try:
-            imp.find_module(name)
-            return True
-        except ImportError:
-            return False
-    try:
-        return importlib.util.find_spec(name) is not None
-    except Exception:
-        return True
-emit("start")
-torch = None
-if installed("torch"):
-    r["torch_installed"] = True
-    emit("import torch")
-    try:
-        import torch
-        r["torch_version"] = str(torch.__version__)
-        r["cuda_version"] = getattr(torch.version, "cuda", None)
-    except Exception as exc:
-        r["error"] = "import torch failed: " + err(exc)
-if torch is not None:
-    emit("torch.cuda")
-    try:
-        r["cudnn_version"] = torch.backends.cudnn.version()
-    except Exception:
-        pass
-    try:
-        r["arch_list"] = list(torch.cuda.get_arch_list())
-    except Exception:
-        pass
-    try:
-        r["cuda_available"] = bool(torch.cuda.is_available())
-        r["device_count"] = int(torch.cuda.device_count()) if r["cuda_available"] else 0
-        for i in range(r["device_count"]):
-            p = torch.cuda.get_device_properties(i)
-            r["devices"].append({"index": i, "name": p.name, "capability": "%d.%d" % (p.major, p.minor),
-                                 "memory_total_mib": int(p.total_memory // (1024 * 1024))})
-    except Exception as exc:
-        r["error"] = "torch.cuda query failed: " + err(exc)
-    if r["cuda_available"]:
-        emit("smoke")
-        r["smoke"]["device"] = "cuda:0"
-        try:
-            a = torch.arange(1024, dtype=torch.float32)
-            b = torch.full((1024,), 0.5, dtype=torch.float32)
-            got = (a.to("cuda:0") + b.to("cuda:0")).cpu()
-            torch.cuda.synchronize()
-            r["smoke"]["ok"] = bool(torch.equal(got, a + b))
-            if not r["smoke"]["ok"]:
-                r["smoke"]["error"] = "GPU result differs from CPU result"
-        except Exception as exc:
-            r["smoke"]["ok"] = False
-            r["smoke"]["error"] = err(exc)
-if installed("bitsandbytes"):
-    emit("import bitsandbytes")
-    try:
-        import bitsandbytes
-        r["bitsandbytes"]["version"] = str(getattr(bitsandbytes, "__version__", "unknown"))
-    except Exception as exc:
-        r["bitsandbytes"]["error"] = err(exc)
-emit("done")
-"""
+# The probe program (_torch_probe_main.py), run as ``python -c PROBE_SCRIPT`` by each probed interpreter.
+PROBE_SCRIPT = module_source(_torch_probe_main)
 
 # Keys a probe entry always has; values reported by the script are only taken for these.
 _ENTRY_KEYS = (

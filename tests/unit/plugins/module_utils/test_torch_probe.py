@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+import glob
 import json
 import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -13,7 +15,10 @@ import pytest
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import torch_probe
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult, run_command
 
-REAL_PYTHON = "/tmp/venv-probe/bin/python"
+# Old interpreters a user's venv may still run (the probe must answer under each); those this machine has.
+OLD_PYTHONS = sorted(
+    glob.glob(os.path.expanduser("~/.pyenv/versions/2.7*/bin/python2.7")) + glob.glob("/usr/bin/python2.7")
+)
 
 
 def fake_interpreter(tmp_path, name, body):
@@ -161,15 +166,17 @@ def test_probe_passes_script_with_timeout():
 # the real probe script against a real interpreter, with stand-in torch / bitsandbytes packages
 
 
-def _require_real_python():
-    if not os.access(REAL_PYTHON, os.X_OK):
-        pytest.skip(f"{REAL_PYTHON} is not available")
+@pytest.fixture(scope="module")
+def real_python(tmp_path_factory):
+    """A real interpreter without torch: a fresh venv (no pip) of the interpreter running the tests."""
+    venv = tmp_path_factory.mktemp("venv-probe")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return str(venv / "bin" / "python")
 
 
-def test_real_interpreter_without_torch():
-    _require_real_python()
+def test_real_interpreter_without_torch(real_python):
     before = set(sys.modules)
-    (entry,) = torch_probe.probe_torch_interpreters([REAL_PYTHON], timeout=60)
+    (entry,) = torch_probe.probe_torch_interpreters([real_python], timeout=60)
     assert entry["error"] is None, entry["error"]
     assert entry["python_version"].count(".") == 2
     assert entry["torch_installed"] is False
@@ -276,18 +283,17 @@ def fake_site(tmp_path):
     return site
 
 
-def _probe_with(site, mode, timeout=60):
-    _require_real_python()
+def _probe_with(python, site, mode, timeout=60):
 
     def runner(argv, timeout=30, env=None, stdin_data=None):
         return run_command(argv, timeout=timeout, env={"PYTHONPATH": str(site), "FAKE_TORCH_MODE": mode})
 
-    (entry,) = torch_probe.probe_torch_interpreters([REAL_PYTHON], timeout=timeout, runner=runner)
+    (entry,) = torch_probe.probe_torch_interpreters([python], timeout=timeout, runner=runner)
     return entry
 
 
-def test_script_with_cpu_build(fake_site):
-    entry = _probe_with(fake_site, "cpu")
+def test_script_with_cpu_build(real_python, fake_site):
+    entry = _probe_with(real_python, fake_site, "cpu")
     assert entry["error"] is None
     assert entry["torch_installed"] is True
     assert entry["torch_version"] == "2.13.0+cpu"
@@ -300,11 +306,11 @@ def test_script_with_cpu_build(fake_site):
     assert entry["bitsandbytes"] == {"version": None, "error": None}
 
 
-def test_script_with_gpu_build(fake_site):
+def test_script_with_gpu_build(real_python, fake_site):
     bnb = fake_site / "bitsandbytes"
     bnb.mkdir()
     (bnb / "__init__.py").write_text('__version__ = "0.45.5"\n')
-    entry = _probe_with(fake_site, "gpu")
+    entry = _probe_with(real_python, fake_site, "gpu")
     assert entry["error"] is None
     assert entry["cuda_available"] is True
     assert entry["cuda_version"] == "12.8"
@@ -328,43 +334,71 @@ def test_script_with_gpu_build(fake_site):
         ("no-kernel", "RuntimeError: CUDA error: no kernel image is available for execution on the device"),
     ],
 )
-def test_script_smoke_failures(fake_site, mode, smoke_error):
-    entry = _probe_with(fake_site, mode)
+def test_script_smoke_failures(real_python, fake_site, mode, smoke_error):
+    entry = _probe_with(real_python, fake_site, mode)
     assert entry["error"] is None
     assert entry["smoke"] == {"ok": False, "device": "cuda:0", "error": smoke_error}
 
 
-def test_script_reports_bitsandbytes_import_error(fake_site):
+def test_script_reports_bitsandbytes_import_error(real_python, fake_site):
     bnb = fake_site / "bitsandbytes"
     bnb.mkdir()
     (bnb / "__init__.py").write_text(FAKE_BNB_BROKEN)
-    entry = _probe_with(fake_site, "gpu")
+    entry = _probe_with(real_python, fake_site, "gpu")
     assert entry["error"] is None
     assert entry["bitsandbytes"]["version"] is None
     assert entry["bitsandbytes"]["error"].startswith("RuntimeError: CUDA Setup failed")
 
 
-def test_script_reports_torch_import_error(fake_site):
-    entry = _probe_with(fake_site, "import-error")
+def test_script_reports_torch_import_error(real_python, fake_site):
+    entry = _probe_with(real_python, fake_site, "import-error")
     assert entry["torch_installed"] is True
     assert entry["torch_version"] is None
     assert entry["error"].startswith("import torch failed: OSError: libtorch_cuda.so")
 
 
-def test_script_survives_crash_inside_torch(fake_site):
-    entry = _probe_with(fake_site, "segfault")
+def test_script_survives_crash_inside_torch(real_python, fake_site):
+    entry = _probe_with(real_python, fake_site, "segfault")
     assert entry["python_version"] is not None
     assert entry["torch_installed"] is True
     assert entry["error"].startswith("probe was killed by signal 11 during 'import torch'")
 
 
-def test_script_ignores_torch_in_working_directory(tmp_path, monkeypatch):
-    _require_real_python()
+def test_script_ignores_torch_in_working_directory(real_python, tmp_path, monkeypatch):
     (tmp_path / "torch.py").write_text("raise SystemExit('picked up ./torch.py')\n")
     monkeypatch.chdir(tmp_path)
-    (entry,) = torch_probe.probe_torch_interpreters([REAL_PYTHON], timeout=60)
+    (entry,) = torch_probe.probe_torch_interpreters([real_python], timeout=60)
     assert entry["error"] is None
     assert entry["torch_installed"] is False
+
+
+@pytest.mark.parametrize("python", OLD_PYTHONS)
+def test_probe_program_runs_on_old_pythons(python):
+    """The probe is shipped as source to whatever Python a venv has; it must answer under Python 2.7 too."""
+    (entry,) = torch_probe.probe_torch_interpreters([python], timeout=60)
+    assert entry["error"] is None
+    assert entry["python_version"].startswith("2.7.")
+    assert entry["torch_installed"] is False
+
+
+def test_probe_program_in_process(monkeypatch):
+    """The probe program is a module: main() run here, without torch, reports each stage and ends with 'done'."""
+    from ansible_collections.gpufleet.nvidia.plugins.module_utils import _torch_probe_main
+
+    monkeypatch.setattr(_torch_probe_main, "installed", lambda name: False)
+    lines = []
+
+    class Out:
+        def write(self, text):
+            lines.extend(line for line in text.splitlines() if line)
+
+        def flush(self):
+            pass
+
+    report = _torch_probe_main.main(Out())
+    assert [json.loads(line)["stage"] for line in lines] == ["start", "done"]
+    assert report["torch_installed"] is False and report["error"] is None
+    assert set(report) - {"stage"} == set(torch_probe.empty_entry("x")) - {"python"}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
