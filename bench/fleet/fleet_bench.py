@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ NODE_PREFIX = "gpufleet-bench-"
 # What a run of site.yml depends on; hashed before and after every run to notice edits made during the bench.
 SOURCES = ("playbooks", "roles", "plugins", "files")
 RATIO_GOAL = 1.5
+RERUN_TASKS_GOAL = 20  # tasks per GPU host on an idempotent re-run of site.yml (issue 14)
 
 
 def source_fingerprint():
@@ -124,7 +126,9 @@ def run_playbook(inventory, forks, report_dir, log_prefix):
     # The fleet report (role fleet_report) goes beside the logs, not over the checkout's reports/.
     argv = ["ansible-playbook", "-i", inventory, "-f", str(forks), "-e", "fleet_report_dir=" + report_dir, PLAYBOOK]
     started = time.perf_counter()
+    cpu_before = controller_cpu()
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    cpu = controller_cpu() - cpu_before
     seconds = time.perf_counter() - started
     with open(log_prefix + ".json", "w") as handle:
         handle.write(proc.stdout)
@@ -141,7 +145,20 @@ def run_playbook(inventory, forks, report_dir, log_prefix):
     for stats in report.get("stats", {}).values():
         for key in totals:
             totals[key] += stats.get(key, 0)
+    totals["cpu_seconds"] = cpu
     return seconds, totals, report, proc.returncode
+
+
+def controller_cpu():
+    """User + system CPU seconds of every child process this bench has waited for (ansible-playbook, its forks and
+    the docker clients they run): the controller's cost of a run."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tasks_per_host(report):
+    """{host: tasks that ran on it (ok, which counts changed too, as the PLAY RECAP does)}."""
+    return {host: stats.get("ok", 0) for host, stats in report.get("stats", {}).items()}
 
 
 def run_phase(count, args):
@@ -166,6 +183,7 @@ def run_phase(count, args):
         phase["runs"][run] = {
             "sources": (before, source_fingerprint()),
             "tasks": sum(len(play.get("tasks", [])) for play in report.get("plays", [])),
+            "tasks_per_host": tasks_per_host(report),
             "seconds": seconds,
             "totals": totals,
             "rc": rc,
@@ -173,8 +191,18 @@ def run_phase(count, args):
             "failed": failed_results(report),
         }
         log(
-            "phase %d nodes: %s run %.1f s, ok=%d changed=%d failed=%d unreachable=%d (rc %d)"
-            % (count, run, seconds, totals["ok"], totals["changed"], totals["failures"], totals["unreachable"], rc)
+            "phase %d nodes: %s run %.1f s, %.1f controller CPU s, ok=%d changed=%d failed=%d unreachable=%d (rc %d)"
+            % (
+                count,
+                run,
+                seconds,
+                totals["cpu_seconds"],
+                totals["ok"],
+                totals["changed"],
+                totals["failures"],
+                totals["unreachable"],
+                rc,
+            )
         )
     remove_nodes()
     return phase
@@ -229,6 +257,8 @@ def print_report(phases):
                 for run, result in phase["runs"].items()
             )
         )
+    print()
+    print_per_host(phases)
     rerun_changed = sum(phase["runs"]["rerun"]["totals"]["changed"] for phase in phases)
     print("re-run changed = %d (goal 0: %s)" % (rerun_changed, verdict(rerun_changed == 0)))
     for phase in phases:
@@ -245,6 +275,30 @@ def print_report(phases):
     if broken:
         print("logs: %s" % os.path.relpath(WORK, REPO))
     return broken
+
+
+def print_per_host(phases):
+    """What a fleet pays per host: tasks (PLAY RECAP ok, changed included) and controller CPU seconds."""
+    header = "%-6s %5s %-6s %12s %12s %14s" % ("phase", "nodes", "run", "tasks/host", "(max)", "CPU s/host")
+    print(header)
+    print("-" * len(header))
+    for number, phase in enumerate(phases, 1):
+        for run in ("first", "rerun"):
+            result = phase["runs"][run]
+            counts = list(result["tasks_per_host"].values()) or [0]
+            print(
+                "%-6d %5d %-6s %12.1f %12d %14.2f"
+                % (
+                    number, phase["nodes"], run, sum(counts) / len(counts), max(counts),
+                    result["totals"]["cpu_seconds"] / phase["nodes"],
+                )
+            )  # fmt: skip
+    rerun = phases[-1]["runs"]["rerun"]["tasks_per_host"]
+    worst = max(rerun.values()) if rerun else 0
+    print(
+        "re-run tasks per GPU host = %d (goal <= %d: %s)"
+        % (worst, RERUN_TASKS_GOAL, verdict(worst <= RERUN_TASKS_GOAL))
+    )
 
 
 def main():

@@ -29,7 +29,8 @@ description:
     the GPU compared with the CPU.
   - A host without a GPU or without a loaded driver is a normal answer (RV(ansible_facts.gpu.present=false)), not a
     failure, unless O(fail_on_missing_gpu=true).
-  - The facts are returned in RV(ansible_facts.gpu).
+  - The facts are returned in RV(ansible_facts.gpu), merged into what the host already has there by the module's
+    action plugin, so a gather of one subset never drops another; O(refresh=false) gathers only what is missing.
 author:
   - gpufleet contributors (@gpufleet)
 requirements:
@@ -62,6 +63,16 @@ options:
     type: list
     elements: str
     default: [all]
+  refresh:
+    description:
+      - Whether to gather the subsets asked for even when the play already holds them.
+      - With V(false), only the subsets the play does not hold yet (or holds gathered with other
+        O(cuda_search_paths) or O(torch_python) than given here) are gathered, and the module does not run at all
+        when there are none. Roles use this to share the gather of C(playbooks/site.yml).
+      - Either way the answer is merged into the host's RV(ansible_facts.gpu); subsets not gathered by this task
+        are kept as they were (see RV(ansible_facts.gpu.gathered)).
+    type: bool
+    default: true
   fail_on_missing_gpu:
     description:
       - Fail when no GPU can be read (no driver, no device, no NVML and no C(nvidia-smi)) instead of returning
@@ -154,11 +165,20 @@ ansible_facts:
       type: complex
       contains:
         gather_subset:
-          description: The subsets actually gathered, sorted.
+          description: The subsets the facts hold, sorted (this gather's and those merged from earlier ones).
           returned: always
           type: list
           elements: str
           sample: [container, cuda, nvml, torch]
+        gathered:
+          description:
+            - Per subset the facts hold, when it was gathered (C(at), seconds since the epoch on the host) and the
+              options that shape its answer (C(options), V(null) for an option left unset).
+          returned: always
+          type: dict
+          sample:
+            nvml: {at: 1764600000.123, options: {}}
+            cuda: {at: 1764600000.456, options: {cuda_search_paths: null}}
         present:
           description: Whether at least one GPU could be read.
           returned: when nvml is gathered
@@ -834,9 +854,11 @@ ansible_facts:
 """
 
 import sys
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._gpu_facts import gathered_info, resolve_gather_subset
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.container import inspect_container_runtime
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import (
     discover_cuda,
@@ -847,44 +869,6 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils.torch_probe import
     default_torch_pythons,
     probe_torch_interpreters,
 )
-
-SUBSETS = ("nvml", "cuda", "container", "torch")
-
-
-def resolve_gather_subset(requested):
-    """Return (subsets to gather as a set, list of errors) for a gather_subset list, with setup's semantics.
-
-    Names add a subset, ``!name`` removes it, ``all`` adds every subset, ``!all`` removes every subset not named
-    individually; when only exclusions are given they apply to ``all``.
-    """
-    errors = []
-    named, exclude = set(), set()
-    include_all = exclude_all = False
-    for item in requested or []:
-        name = str(item).strip()
-        negated = name.startswith("!")
-        if negated:
-            name = name[1:].strip()
-        if name != "all" and name not in SUBSETS:
-            errors.append(
-                f"gather_subset: unknown subset {str(item)!r}; "
-                f"choose from all, {', '.join(SUBSETS)}, optionally prefixed with '!'"
-            )
-            continue
-        if name == "all":
-            exclude_all = exclude_all or negated
-            include_all = include_all or not negated
-        elif negated:
-            exclude.add(name)
-        else:
-            named.add(name)
-    if exclude_all:
-        chosen = named
-    elif include_all or not named:
-        chosen = set(SUBSETS)
-    else:
-        chosen = named
-    return chosen - exclude, errors
 
 
 def validate_options(params):
@@ -912,6 +896,7 @@ def gather_gpu_facts(subsets, params):
     if "torch" in subsets:
         pythons = params["torch_python"] or default_torch_pythons(current=sys.executable)
         facts["torch"] = probe_torch_interpreters(pythons, timeout=params["torch_timeout"])
+    facts["gathered"] = gathered_info(subsets, params, time.time())
     facts["gather_subset"] = sorted(subsets)
     return facts
 
@@ -924,6 +909,7 @@ def main():
             torch_python=dict(type="list", elements="path"),
             torch_timeout=dict(type="int", default=60),
             fail_on_missing_gpu=dict(type="bool", default=False),
+            refresh=dict(type="bool", default=True),  # the action plugin's; the module gathers what it is given
         ),
         supports_check_mode=True,
     )

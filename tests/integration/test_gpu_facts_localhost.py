@@ -102,3 +102,52 @@ def test_unknown_subset_fails_naming_the_option():
 def test_shutil_which_agrees_about_nvcc_on_the_callers_path():
     cuda = run_gpu_facts("gather_subset=cuda")["cuda"]
     assert cuda["nvcc_on_path"] is (shutil.which("nvcc", path=VENV_BIN + os.pathsep + os.environ["PATH"]) is not None)
+
+
+MERGE_PLAY = """
+- name: Gather in steps, as site.yml and its roles do
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: The play's gather
+      gpufleet.nvidia.gpu_facts:
+        gather_subset: [nvml]
+    - name: A role that needs cuda too
+      gpufleet.nvidia.gpu_facts:
+        gather_subset: [nvml, cuda]
+        refresh: false
+      register: second
+    - name: A role that needs what the play has
+      gpufleet.nvidia.gpu_facts:
+        gather_subset: [nvml, cuda]
+        refresh: false
+      register: third
+    - name: Show the facts
+      ansible.builtin.debug:
+        var: ansible_facts['gpu']
+"""
+
+
+def test_gathers_merge_and_a_held_subset_is_not_gathered_again(tmp_path):
+    """The action plugin: a second gather adds its subset to the first one; a third needing nothing new runs nothing."""
+    playbook = tmp_path / "merge.yml"
+    playbook.write_text(MERGE_PLAY)
+    proc = subprocess.run(
+        [os.path.join(VENV_BIN, "ansible-playbook"), str(playbook)],  # the implicit localhost, as `ansible localhost`
+        cwd=REPO,
+        env=ansible_env(json_output=True),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    tasks = [task["hosts"]["localhost"] for task in json.loads(proc.stdout)["plays"][0]["tasks"]]
+    first, second, third, shown = tasks
+    assert first["ansible_facts"]["gpu"]["gather_subset"] == ["nvml"]
+    assert second["gathered"] == ["cuda"]  # nvml was held: only cuda ran on the host
+    gpu = shown["ansible_facts['gpu']"]
+    assert gpu["gather_subset"] == ["cuda", "nvml"]
+    assert gpu["present"] is False and "toolkits" in gpu["cuda"]  # both subsets held after the merge
+    assert gpu["gathered"]["nvml"] == first["ansible_facts"]["gpu"]["gathered"]["nvml"]  # not gathered again
+    assert third["gathered"] == [] and "ansible_facts" not in third  # nothing missing: the module did not run

@@ -142,7 +142,8 @@ def test_only_cuda_leaves_out_the_gpu_keys(recorder):
     gpu = run_module({"gather_subset": ["cuda"], "cuda_search_paths": ["/opt/cuda-*", "$CUDA_HOME"]})["ansible_facts"][
         "gpu"
     ]
-    assert set(gpu) == {"cuda", "gather_subset"}
+    assert set(gpu) == {"cuda", "gather_subset", "gathered"}
+    assert gpu["gathered"]["cuda"]["options"] == {"cuda_search_paths": ["/opt/cuda-*", "$CUDA_HOME"]}
     assert set(recorder.calls) == {"cuda"}
     assert recorder.calls["cuda"]["search_paths"][0] == "/opt/cuda-*"
 
