@@ -69,7 +69,7 @@ class Simulators:
 
 
 @pytest.fixture(scope="session")
-def sim():
+def gpu_sim():
     return Simulators()
 
 

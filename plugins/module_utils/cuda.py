@@ -37,7 +37,6 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda_parse import 
     parse_nvcc_build_version as parse_nvcc_build_version,
     parse_nvcc_version as parse_nvcc_version,
     parse_nvcc_wrapper as parse_nvcc_wrapper,
-    parse_version_json as parse_version_json,
     parse_version_json_detail as parse_version_json_detail,
     parse_version_txt as parse_version_txt,
     short_version as short_version,
@@ -169,12 +168,6 @@ def _toolkit_version_detail(path, runner):
     if not problems:
         problems.append("no version.json, version.txt or bin/nvcc")
     return None, None, problems
-
-
-def read_toolkit_version(path, runner=run_command):
-    """Return (version, source) of the toolkit at path; source is "version.json", "version.txt", "nvcc" or None."""
-    version, source, _problems = _toolkit_version_detail(path, runner)
-    return version, source
 
 
 def _libcudart_in_dir(lib_dir):

@@ -64,11 +64,6 @@ def parse_version_json_detail(text):
     return None, "no cuda.version entry"
 
 
-def parse_version_json(text):
-    """Return ``cuda.version`` ("12.4.1") from a CUDA >= 11.1 ``version.json``, or None (also for garbage)."""
-    return parse_version_json_detail(text)[0]
-
-
 def parse_nvcc_wrapper(text):
     """Return the nvcc a shell wrapper execs ("exec /usr/local/cuda-13.0/bin/nvcc \"$@\""), or None."""
     if not (text or "").startswith("#!"):

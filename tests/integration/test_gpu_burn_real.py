@@ -261,7 +261,7 @@ def test_the_built_gpu_burn_reports_what_it_read(built, libcuda_dir):
 
 
 @pytest.mark.parametrize("release", RELEASES)
-def test_module_reports_the_failure(release, toolkit, libcuda_dir, fake_nvml_dir, sim, tmp_path):
+def test_module_reports_the_failure(release, toolkit, libcuda_dir, fake_nvml_dir, gpu_sim, tmp_path):
     """gpufleet.nvidia.gpu_burnin through the ansible CLI: one SIMULATED H100 (NVML double), the real gpu-burn."""
     _nvcc, cuda_path, _how = toolkit
     args = {
@@ -273,7 +273,7 @@ def test_module_reports_the_failure(release, toolkit, libcuda_dir, fake_nvml_dir
         "results_dir": str(tmp_path / HOSTILE_DIR),
     }
     env = ansible_env(json_output=True)
-    env["GPUFLEET_SIM_GPU_PROFILE"] = str(sim.profile_path("h100"))
+    env["GPUFLEET_SIM_GPU_PROFILE"] = str(gpu_sim.profile_path("h100"))
     env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(fake_nvml_dir), libcuda_dir]))
     proc = subprocess.run(
         [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", "gpufleet.nvidia.gpu_burnin", "-a", json.dumps(args)],

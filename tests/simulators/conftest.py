@@ -1,6 +1,6 @@
 """Fixtures for the tests of the SIMULATED GPU hardware (the test doubles under tests/simulators/).
 
-The shared fixtures (``sim``, ``fake_nvml_dir``) live in tests/conftest.py.
+The shared fixtures (``gpu_sim``, ``fake_nvml_dir``) live in tests/conftest.py.
 
 Helpers reach the tests as fixtures (not imports), so these tests work under any pytest import mode.
 """
@@ -25,14 +25,14 @@ def write_profile(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def nvml_report(sim, fake_nvml_dir):
+def nvml_report(gpu_sim, fake_nvml_dir):
     """nvml_report(profile_path) → what the real pynvml saw through the simulated NVML (cached per profile)."""
     cache = {}
 
     def report(profile):
         key = str(profile)
         if key not in cache:
-            result = sim.run_python(sim.nvml_probe, profile, fake_nvml_dir)
+            result = gpu_sim.run_python(gpu_sim.nvml_probe, profile, fake_nvml_dir)
             assert result.returncode == 0, "nvml_probe.py failed:\n%s" % result.stderr
             cache[key] = json.loads(result.stdout)
         return cache[key]

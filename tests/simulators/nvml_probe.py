@@ -58,18 +58,10 @@ def memory(handle, version=None):
     return fields(info, names)
 
 
-def process_count(name, handle):
-    count = ctypes.c_uint(0)
-    status = raw(name, handle, ctypes.byref(count), None)
-    return {"nvml_error": status} if status else count.value
-
-
 def describe_gpu(index):
     n = pynvml
     handle = n.nvmlDeviceGetHandleByIndex(index)
     gpu = {
-        "index": attempt(n.nvmlDeviceGetIndex, handle),
-        "minor_number": attempt(n.nvmlDeviceGetMinorNumber, handle),
         "name": attempt(n.nvmlDeviceGetName, handle),
         "uuid": attempt(n.nvmlDeviceGetUUID, handle),
         "serial": attempt(n.nvmlDeviceGetSerial, handle),
@@ -79,7 +71,6 @@ def describe_gpu(index):
         "memory": attempt(memory, handle),
         "memory_v2": attempt(memory, handle, n.nvmlMemory_v2),
         "temperature": attempt(n.nvmlDeviceGetTemperature, handle, n.NVML_TEMPERATURE_GPU),
-        "temperature_v": attempt(n.nvmlDeviceGetTemperatureV, handle, n.NVML_TEMPERATURE_GPU),
         "power_usage": attempt(n.nvmlDeviceGetPowerUsage, handle),
         "enforced_power_limit": attempt(n.nvmlDeviceGetEnforcedPowerLimit, handle),
         "power_management_limit": attempt(n.nvmlDeviceGetPowerManagementLimit, handle),
@@ -128,24 +119,12 @@ def describe_gpu(index):
         "mig_mode": attempt(n.nvmlDeviceGetMigMode, handle),
         "persistence_mode": attempt(n.nvmlDeviceGetPersistenceMode, handle),
         "utilization": attempt(lambda: fields(n.nvmlDeviceGetUtilizationRates(handle), ("gpu", "memory"))),
-        "fan_speed": attempt(n.nvmlDeviceGetFanSpeed, handle),
         "pcie_gen": attempt(n.nvmlDeviceGetCurrPcieLinkGeneration, handle),
         "pcie_max_gen": attempt(n.nvmlDeviceGetMaxPcieLinkGeneration, handle),
         "pcie_width": attempt(n.nvmlDeviceGetCurrPcieLinkWidth, handle),
         "pcie_max_width": attempt(n.nvmlDeviceGetMaxPcieLinkWidth, handle),
         "compute_capability": attempt(lambda: list(n.nvmlDeviceGetCudaComputeCapability(handle))),
-        "performance_state": attempt(n.nvmlDeviceGetPerformanceState, handle),
-        "architecture": attempt(n.nvmlDeviceGetArchitecture, handle),
-        "brand": attempt(n.nvmlDeviceGetBrand, handle),
-        "compute_processes": attempt(lambda: len(n.nvmlDeviceGetComputeRunningProcesses(handle))),
-        "compute_processes_v2": attempt(lambda: len(n.nvmlDeviceGetComputeRunningProcesses_v2(handle))),
-        "compute_processes_v1": process_count("nvmlDeviceGetComputeRunningProcesses", handle),
     }
-    if isinstance(gpu["uuid"], str):
-        gpu["index_by_uuid"] = attempt(lambda: n.nvmlDeviceGetIndex(n.nvmlDeviceGetHandleByUUID(gpu["uuid"])))
-    if isinstance(gpu["pci"], dict) and "busId" in gpu["pci"]:
-        bus_id = gpu["pci"]["busId"]
-        gpu["index_by_pci_bus_id"] = attempt(lambda: n.nvmlDeviceGetIndex(n.nvmlDeviceGetHandleByPciBusId(bus_id)))
     return gpu
 
 

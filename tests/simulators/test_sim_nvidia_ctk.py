@@ -8,12 +8,12 @@ import textwrap
 import pytest
 
 
-def ctk(sim, args, profile=None):
-    return sim.run_tool("nvidia-ctk", args, profile)
+def ctk(gpu_sim, args, profile=None):
+    return gpu_sim.run_tool("nvidia-ctk", args, profile)
 
 
-def test_version(sim):
-    result = ctk(sim, ["--version"])
+def test_version(gpu_sim):
+    result = ctk(gpu_sim, ["--version"])
     assert result.returncode == 0
     assert result.stdout == "NVIDIA Container Toolkit CLI version 1.17.8\ncommit: simulated\n"
 
@@ -35,10 +35,10 @@ def check_spec(spec, gpus, names, kind="nvidia.com/gpu"):
     assert "/dev/nvidiactl" in shared and "/dev/nvidia-uvm" in shared
 
 
-def test_generate_yaml_to_stdout(sim):
+def test_generate_yaml_to_stdout(gpu_sim):
     yaml = pytest.importorskip("yaml")
-    gpus = sim.load_profile("a6000x8")["gpus"]
-    result = ctk(sim, ["cdi", "generate"], sim.profile_path("a6000x8"))
+    gpus = gpu_sim.load_profile("a6000x8")["gpus"]
+    result = ctk(gpu_sim, ["cdi", "generate"], gpu_sim.profile_path("a6000x8"))
     assert result.returncode == 0, result.stderr
     spec = yaml.safe_load(result.stdout)
     check_spec(spec, gpus, [str(index) for index in range(8)])
@@ -47,22 +47,24 @@ def test_generate_yaml_to_stdout(sim):
     assert any(path.endswith("libcuda.so.550.54.15") for path in mounts)
 
 
-def test_yaml_and_json_outputs_describe_the_same_spec(sim, tmp_path):
+def test_yaml_and_json_outputs_describe_the_same_spec(gpu_sim, tmp_path):
     yaml = pytest.importorskip("yaml")
-    profile = sim.profile_path("faulty")
-    as_yaml = ctk(sim, ["cdi", "generate", "--device-name-strategy=uuid"], profile)
-    as_json = ctk(sim, ["cdi", "generate", "--device-name-strategy=uuid", "--format=json"], profile)
+    profile = gpu_sim.profile_path("faulty")
+    as_yaml = ctk(gpu_sim, ["cdi", "generate", "--device-name-strategy=uuid"], profile)
+    as_json = ctk(gpu_sim, ["cdi", "generate", "--device-name-strategy=uuid", "--format=json"], profile)
     assert as_yaml.returncode == as_json.returncode == 0
     assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
 
 
 @pytest.mark.parametrize("profile", ["a6000x8", "h100", "faulty"])
 @pytest.mark.parametrize("strategy", ["index", "uuid", "type-index"])
-def test_generate_json_file_by_extension(sim, tmp_path, profile, strategy):
-    gpus = sim.load_profile(profile)["gpus"]
+def test_generate_json_file_by_extension(gpu_sim, tmp_path, profile, strategy):
+    gpus = gpu_sim.load_profile(profile)["gpus"]
     output = tmp_path / "specs" / "nvidia.json"
     result = ctk(
-        sim, ["cdi", "generate", "--output=%s" % output, "--device-name-strategy", strategy], sim.profile_path(profile)
+        gpu_sim,
+        ["cdi", "generate", "--output=%s" % output, "--device-name-strategy", strategy],
+        gpu_sim.profile_path(profile),
     )
     assert result.returncode == 0, result.stderr
     assert "INFO[0000] Generated CDI spec with version 0.5.0" in result.stderr
@@ -75,25 +77,25 @@ def test_generate_json_file_by_extension(sim, tmp_path, profile, strategy):
     check_spec(json.loads(output.read_text()), gpus, names)
 
 
-def test_format_flag_wins_over_the_extension(sim, tmp_path):
+def test_format_flag_wins_over_the_extension(gpu_sim, tmp_path):
     output = tmp_path / "nvidia.yaml"
-    result = ctk(sim, ["cdi", "generate", "--output", str(output), "--format=json"], sim.profile_path("h100"))
+    result = ctk(gpu_sim, ["cdi", "generate", "--output", str(output), "--format=json"], gpu_sim.profile_path("h100"))
     assert result.returncode == 0, result.stderr
     assert json.loads(output.read_text())["kind"] == "nvidia.com/gpu"
 
 
 @pytest.mark.parametrize("profile", ["cpu", "missing"])
-def test_generate_fails_without_driver(sim, tmp_path, profile):
-    path = tmp_path / "missing.json" if profile == "missing" else sim.profile_path(profile)
+def test_generate_fails_without_driver(gpu_sim, tmp_path, profile):
+    path = tmp_path / "missing.json" if profile == "missing" else gpu_sim.profile_path(profile)
     output = tmp_path / "nvidia.yaml"
-    result = ctk(sim, ["cdi", "generate", "--output=%s" % output], path)
+    result = ctk(gpu_sim, ["cdi", "generate", "--output=%s" % output], path)
     assert result.returncode == 1
     assert "ERROR" in result.stderr and "nvml: Driver Not Loaded" in result.stderr
     assert not output.exists()
 
 
-def test_generate_fails_without_gpus(sim, write_profile):
-    result = ctk(sim, ["cdi", "generate"], write_profile({"driver_loaded": True, "gpus": []}))
+def test_generate_fails_without_gpus(gpu_sim, write_profile):
+    result = ctk(gpu_sim, ["cdi", "generate"], write_profile({"driver_loaded": True, "gpus": []}))
     assert result.returncode == 1 and "ERROR" in result.stderr and result.stdout == ""
 
 
@@ -133,26 +135,28 @@ REAL_STYLE_SPEC = textwrap.dedent(
 )
 
 
-def test_list_reads_json_and_yaml_specs(sim, tmp_path):
+def test_list_reads_json_and_yaml_specs(gpu_sim, tmp_path):
     first, second = tmp_path / "etc-cdi", tmp_path / "run-cdi"
     assert (
-        ctk(sim, ["cdi", "generate", "--output=%s" % (first / "nvidia.yaml")], sim.profile_path("faulty")).returncode
+        ctk(
+            gpu_sim, ["cdi", "generate", "--output=%s" % (first / "nvidia.yaml")], gpu_sim.profile_path("faulty")
+        ).returncode
         == 0
     )
     assert (
         ctk(
-            sim,
+            gpu_sim,
             ["cdi", "generate", "--output=%s" % (second / "h100.json"), "--device-name-strategy=uuid"],
-            sim.profile_path("h100"),
+            gpu_sim.profile_path("h100"),
         ).returncode
         == 0
     )
     (second / "other.yml").write_text(REAL_STYLE_SPEC)
     (second / "notes.txt").write_text("not a spec")
     (first / "broken.json").write_text("{")
-    result = ctk(sim, ["cdi", "list", "--spec-dir", str(first), "--spec-dir=%s" % second])
+    result = ctk(gpu_sim, ["cdi", "list", "--spec-dir", str(first), "--spec-dir=%s" % second])
     assert result.returncode == 0
-    h100_uuid = sim.load_profile("h100")["gpus"][0]["uuid"]
+    h100_uuid = gpu_sim.load_profile("h100")["gpus"][0]["uuid"]
     expected = sorted(
         [
             "nvidia.com/gpu=0",
@@ -168,17 +172,17 @@ def test_list_reads_json_and_yaml_specs(sim, tmp_path):
     assert "broken.json" in result.stderr  # reported and skipped
 
 
-def test_list_with_no_specs(sim, tmp_path):
-    result = ctk(sim, ["cdi", "list", "--spec-dir", str(tmp_path / "nothing-here")])
+def test_list_with_no_specs(gpu_sim, tmp_path):
+    result = ctk(gpu_sim, ["cdi", "list", "--spec-dir", str(tmp_path / "nothing-here")])
     assert (result.returncode, result.stdout) == (0, "")
     assert "INFO[0000] Found 0 CDI devices" in result.stderr
 
 
-def test_list_does_not_need_the_driver(sim, tmp_path):
+def test_list_does_not_need_the_driver(gpu_sim, tmp_path):
     (tmp_path / "a.json").write_text(
         json.dumps({"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu", "devices": [{"name": "0", "containerEdits": {}}]})
     )
-    result = ctk(sim, ["cdi", "list", "--spec-dir", str(tmp_path)], sim.profile_path("cpu"))
+    result = ctk(gpu_sim, ["cdi", "list", "--spec-dir", str(tmp_path)], gpu_sim.profile_path("cpu"))
     assert result.stdout == "nvidia.com/gpu=0\n"
 
 
@@ -189,11 +193,11 @@ def test_list_does_not_need_the_driver(sim, tmp_path):
 NVIDIA_RUNTIME = {"args": [], "path": "nvidia-container-runtime"}
 
 
-def test_configure_dry_run_prints_and_leaves_the_file(sim, tmp_path):
+def test_configure_dry_run_prints_and_leaves_the_file(gpu_sim, tmp_path):
     config = tmp_path / "daemon.json"
     original = '{"log-driver": "journald", "runtimes": {"runc": {"path": "runc"}}}'
     config.write_text(original)
-    result = ctk(sim, ["runtime", "configure", "--runtime=docker", "--config=%s" % config, "--dry-run"])
+    result = ctk(gpu_sim, ["runtime", "configure", "--runtime=docker", "--config=%s" % config, "--dry-run"])
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "log-driver": "journald",
@@ -202,10 +206,10 @@ def test_configure_dry_run_prints_and_leaves_the_file(sim, tmp_path):
     assert config.read_text() == original
 
 
-def test_configure_writes_default_runtime_and_cdi(sim, tmp_path):
+def test_configure_writes_default_runtime_and_cdi(gpu_sim, tmp_path):
     config = tmp_path / "docker" / "daemon.json"
     args = ["runtime", "configure", "--runtime=docker", "--config=%s" % config, "--set-as-default", "--cdi.enabled"]
-    result = ctk(sim, args)
+    result = ctk(gpu_sim, args)
     assert result.returncode == 0, result.stderr
     assert "Wrote updated config to %s" % config in result.stderr
     written = config.read_text()
@@ -214,15 +218,15 @@ def test_configure_writes_default_runtime_and_cdi(sim, tmp_path):
         "features": {"cdi": True},
         "runtimes": {"nvidia": NVIDIA_RUNTIME},
     }
-    assert ctk(sim, args).returncode == 0
+    assert ctk(gpu_sim, args).returncode == 0
     assert config.read_text() == written, "configuring twice changes nothing"
 
 
-def test_configure_keeps_existing_features_and_mode(sim, tmp_path):
+def test_configure_keeps_existing_features_and_mode(gpu_sim, tmp_path):
     config = tmp_path / "daemon.json"
     config.write_text('{"features": {"buildkit": true}, "default-runtime": "runc"}')
     os.chmod(str(config), 0o600)
-    assert ctk(sim, ["runtime", "configure", "--config", str(config), "--cdi.enabled"]).returncode == 0
+    assert ctk(gpu_sim, ["runtime", "configure", "--config", str(config), "--cdi.enabled"]).returncode == 0
     assert json.loads(config.read_text()) == {
         "features": {"buildkit": True, "cdi": True},
         "default-runtime": "runc",
@@ -232,27 +236,27 @@ def test_configure_keeps_existing_features_and_mode(sim, tmp_path):
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"runtimes": "nvidia"}'])
-def test_configure_rejects_unusable_config(sim, tmp_path, content):
+def test_configure_rejects_unusable_config(gpu_sim, tmp_path, content):
     config = tmp_path / "daemon.json"
     config.write_text(content)
-    result = ctk(sim, ["runtime", "configure", "--config=%s" % config])
+    result = ctk(gpu_sim, ["runtime", "configure", "--config=%s" % config])
     assert result.returncode == 1
     assert "ERROR" in result.stderr
     assert config.read_text() == content
 
 
-def test_configure_other_runtimes_are_not_simulated(sim, tmp_path):
-    result = ctk(sim, ["runtime", "configure", "--runtime=containerd", "--config=%s" % (tmp_path / "c.toml")])
+def test_configure_other_runtimes_are_not_simulated(gpu_sim, tmp_path):
+    result = ctk(gpu_sim, ["runtime", "configure", "--runtime=containerd", "--config=%s" % (tmp_path / "c.toml")])
     assert result.returncode == 1 and "containerd" in result.stderr
 
 
-def test_usage_errors_exit_1(sim):
-    result = ctk(sim, ["cdi", "generate", "--no-such-flag"])
+def test_usage_errors_exit_1(gpu_sim):
+    result = ctk(gpu_sim, ["cdi", "generate", "--no-such-flag"])
     assert result.returncode == 1 and "ERROR" in result.stderr
 
 
-def test_script_is_a_marked_python38_executable(sim):
-    path = sim.bin_dir / "nvidia-ctk"
+def test_script_is_a_marked_python38_executable(gpu_sim):
+    path = gpu_sim.bin_dir / "nvidia-ctk"
     source = path.read_text(encoding="utf-8")
     assert os.access(str(path), os.X_OK)
     assert source.startswith("#!/usr/bin/env python3\n")
@@ -265,36 +269,36 @@ def test_script_is_a_marked_python38_executable(sim):
 # ------------------------------------------------------------------------------------------------
 
 
-def test_dev_char_symlinks_created_only_in_the_test_directory(sim, tmp_path, monkeypatch):
+def test_dev_char_symlinks_created_only_in_the_test_directory(gpu_sim, tmp_path, monkeypatch):
     links = tmp_path / "char"
     links.mkdir()
     monkeypatch.setenv("GPUFLEET_SIM_DEV_CHAR_DIR", str(links))
-    gpus = sim.load_profile("a6000x8")["gpus"]
+    gpus = gpu_sim.load_profile("a6000x8")["gpus"]
     args = ["system", "create-dev-char-symlinks", "--create-all"]
-    result = ctk(sim, args, sim.profile_path("a6000x8"))
+    result = ctk(gpu_sim, args, gpu_sim.profile_path("a6000x8"))
     assert result.returncode == 0, result.stderr
     made = {entry.name: os.readlink(str(entry)) for entry in links.iterdir()}
     expected = {"195:%d" % index: "/dev/nvidia%d" % index for index in range(len(gpus))}
     expected.update({"195:255": "/dev/nvidiactl", "510:0": "/dev/nvidia-uvm", "510:1": "/dev/nvidia-uvm-tools"})
     assert made == expected
     # a second run finds every link in place and says nothing
-    again = ctk(sim, args, sim.profile_path("a6000x8"))
+    again = ctk(gpu_sim, args, gpu_sim.profile_path("a6000x8"))
     assert again.returncode == 0 and "Created link" not in again.stderr
 
 
-def test_dev_char_symlinks_without_the_test_directory_only_report(sim, monkeypatch):
+def test_dev_char_symlinks_without_the_test_directory_only_report(gpu_sim, monkeypatch):
     monkeypatch.delenv("GPUFLEET_SIM_DEV_CHAR_DIR", raising=False)
-    result = ctk(sim, ["system", "create-dev-char-symlinks", "--create-all"], sim.profile_path("h100"))
+    result = ctk(gpu_sim, ["system", "create-dev-char-symlinks", "--create-all"], gpu_sim.profile_path("h100"))
     assert result.returncode == 0, result.stderr
     assert "Would create link /dev/char/195:0 => /dev/nvidia0 (simulated)" in result.stderr
     assert "/dev/char/195:255 => /dev/nvidiactl" in result.stderr
 
 
-def test_dev_char_symlinks_need_the_driver(sim, tmp_path, monkeypatch):
+def test_dev_char_symlinks_need_the_driver(gpu_sim, tmp_path, monkeypatch):
     links = tmp_path / "char"
     links.mkdir()
     monkeypatch.setenv("GPUFLEET_SIM_DEV_CHAR_DIR", str(links))
-    result = ctk(sim, ["system", "create-dev-char-symlinks"], tmp_path / "no-profile.json")
+    result = ctk(gpu_sim, ["system", "create-dev-char-symlinks"], tmp_path / "no-profile.json")
     assert result.returncode == 1
     assert "Driver Not Loaded" in result.stderr
     assert list(links.iterdir()) == []

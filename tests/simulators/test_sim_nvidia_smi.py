@@ -111,21 +111,21 @@ def expected_cells(profile, gpu, index):
 ALL_FIELDS = tuple(expected_cells({"gpus": []}, {"uuid": "u", "name": "n", "pci_bus_id": "0:0:0.0"}, 0))
 
 
-def smi(sim, args, profile):
-    return sim.run_tool("nvidia-smi", args, profile)
+def smi(gpu_sim, args, profile):
+    return gpu_sim.run_tool("nvidia-smi", args, profile)
 
 
-def query(sim, profile, fields, fmt="csv", extra=()):
-    result = smi(sim, ["--query-gpu=" + ",".join(fields), "--format=" + fmt, *extra], profile)
+def query(gpu_sim, profile, fields, fmt="csv", extra=()):
+    result = smi(gpu_sim, ["--query-gpu=" + ",".join(fields), "--format=" + fmt, *extra], profile)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     return result.stdout.splitlines()
 
 
 @pytest.mark.parametrize("profile", GPU_PROFILES)
-def test_list_gpus(sim, profile):
-    data = sim.load_profile(profile)
-    result = smi(sim, ["-L"], sim.profile_path(profile))
+def test_list_gpus(gpu_sim, profile):
+    data = gpu_sim.load_profile(profile)
+    result = smi(gpu_sim, ["-L"], gpu_sim.profile_path(profile))
     assert result.returncode == 0
     assert result.stdout.splitlines() == [
         "GPU %d: %s (UUID: %s)" % (index, gpu["name"], gpu["uuid"]) for index, gpu in enumerate(data["gpus"])
@@ -145,9 +145,9 @@ def test_list_gpus(sim, profile):
     ],
 )
 @pytest.mark.parametrize("profile", GPU_PROFILES)
-def test_query_every_field(sim, profile, fmt, units, header):
-    data = sim.load_profile(profile)
-    lines = query(sim, sim.profile_path(profile), ALL_FIELDS, fmt)
+def test_query_every_field(gpu_sim, profile, fmt, units, header):
+    data = gpu_sim.load_profile(profile)
+    lines = query(gpu_sim, gpu_sim.profile_path(profile), ALL_FIELDS, fmt)
     expected_rows = []
     for index, gpu in enumerate(data["gpus"]):
         cells = expected_cells(data, gpu, index)
@@ -160,7 +160,7 @@ def test_query_every_field(sim, profile, fmt, units, header):
     assert lines == expected_rows
 
 
-def test_shipped_profiles_pin_known_rows(sim):
+def test_shipped_profiles_pin_known_rows(gpu_sim):
     fields = [
         "index",
         "name",
@@ -176,7 +176,7 @@ def test_shipped_profiles_pin_known_rows(sim):
         "clocks_event_reasons.active",
         "ecc.mode.current",
     ]
-    lines = query(sim, sim.profile_path("a6000x8"), fields, extra=["-i", "0"])
+    lines = query(gpu_sim, gpu_sim.profile_path("a6000x8"), fields, extra=["-i", "0"])
     assert lines == [
         "index, name, memory.total [MiB], memory.used [MiB], power.draw [W], power.limit [W], "
         "clocks.current.sm [MHz], fan.speed [%], utilization.gpu [%], pstate, compute_cap, "
@@ -184,20 +184,20 @@ def test_shipped_profiles_pin_known_rows(sim):
         "0, NVIDIA RTX A6000, 49140 MiB, 3 MiB, 21.50 W, 300.00 W, 210 MHz, 30 %, 0 %, P8, 8.6, "
         "0x0000000000000001, Enabled",
     ]
-    lines = query(sim, sim.profile_path("a6000x8"), fields, "csv,noheader,nounits", ["--id=0"])
+    lines = query(gpu_sim, gpu_sim.profile_path("a6000x8"), fields, "csv,noheader,nounits", ["--id=0"])
     assert lines == ["0, NVIDIA RTX A6000, 49140, 3, 21.50, 300.00, 210, 30, 0, P8, 8.6, 0x0000000000000001, Enabled"]
 
     h100 = query(
-        sim,
-        sim.profile_path("h100"),
+        gpu_sim,
+        gpu_sim.profile_path("h100"),
         ["name", "memory.total", "fan.speed", "mig.mode.current", "retired_pages.pending", "pcie.link.gen.max"],
         "csv,noheader",
     )
     assert h100 == ["NVIDIA H100 80GB HBM3, 81559 MiB, [N/A], Disabled, [N/A], 5"]
 
     sick = query(
-        sim,
-        sim.profile_path("faulty"),
+        gpu_sim,
+        gpu_sim.profile_path("faulty"),
         [
             "clocks_throttle_reasons.active",
             "temperature.gpu",
@@ -214,77 +214,77 @@ def test_shipped_profiles_pin_known_rows(sim):
     assert sick == ["0x0000000000000048, 94, 2, 2, Yes, No, 3, 8"]
 
 
-def test_id_selection(sim):
-    data = sim.load_profile("a6000x8")
-    path = sim.profile_path("a6000x8")
-    assert query(sim, path, ["index"], "csv,noheader", ["-i", "3"]) == ["3"]
-    assert query(sim, path, ["index"], "csv,noheader", ["--id=5"]) == ["5"]
-    assert query(sim, path, ["index"], "csv,noheader", ["--id", "6,2"]) == ["6", "2"]
-    assert query(sim, path, ["index"], "csv,noheader", ["-i", data["gpus"][4]["uuid"]]) == ["4"]
-    assert query(sim, path, ["index"], "csv,noheader", ["-i", data["gpus"][7]["pci_bus_id"]]) == ["7"]
-    listed = smi(sim, ["-L", "-i", "1"], path)
+def test_id_selection(gpu_sim):
+    data = gpu_sim.load_profile("a6000x8")
+    path = gpu_sim.profile_path("a6000x8")
+    assert query(gpu_sim, path, ["index"], "csv,noheader", ["-i", "3"]) == ["3"]
+    assert query(gpu_sim, path, ["index"], "csv,noheader", ["--id=5"]) == ["5"]
+    assert query(gpu_sim, path, ["index"], "csv,noheader", ["--id", "6,2"]) == ["6", "2"]
+    assert query(gpu_sim, path, ["index"], "csv,noheader", ["-i", data["gpus"][4]["uuid"]]) == ["4"]
+    assert query(gpu_sim, path, ["index"], "csv,noheader", ["-i", data["gpus"][7]["pci_bus_id"]]) == ["7"]
+    listed = smi(gpu_sim, ["-L", "-i", "1"], path)
     assert listed.stdout == "GPU 1: NVIDIA RTX A6000 (UUID: %s)\n" % data["gpus"][1]["uuid"]
-    assert len(query(sim, path, ["index"], "csv,noheader")) == 8
+    assert len(query(gpu_sim, path, ["index"], "csv,noheader")) == 8
 
 
-def test_unknown_id_finds_no_devices(sim):
-    result = smi(sim, ["-L", "-i", "8"], sim.profile_path("a6000x8"))
+def test_unknown_id_finds_no_devices(gpu_sim):
+    result = smi(gpu_sim, ["-L", "-i", "8"], gpu_sim.profile_path("a6000x8"))
     assert (result.returncode, result.stdout) == (6, "No devices were found\n")
 
 
-def test_driver_without_gpus_finds_no_devices(sim, write_profile):
+def test_driver_without_gpus_finds_no_devices(gpu_sim, write_profile):
     path = write_profile({"driver_loaded": True, "driver_version": "550.54.15", "gpus": []})
-    result = smi(sim, ["--query-gpu=index", "--format=csv"], path)
+    result = smi(gpu_sim, ["--query-gpu=index", "--format=csv"], path)
     assert (result.returncode, result.stdout) == (6, "No devices were found\n")
 
 
-def test_unknown_field(sim):
-    result = smi(sim, ["--query-gpu=index,x.bogus", "--format=csv"], sim.profile_path("h100"))
+def test_unknown_field(gpu_sim):
+    result = smi(gpu_sim, ["--query-gpu=index,x.bogus", "--format=csv"], gpu_sim.profile_path("h100"))
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip() == 'Field "x.bogus" is not a valid field to query.'
 
 
 @pytest.mark.parametrize("args", [["-L"], ["--query-gpu=index", "--format=csv"], []])
-def test_driver_not_loaded(sim, tmp_path, args):
-    for profile in (sim.profile_path("cpu"), tmp_path / "missing.json"):
-        result = smi(sim, args, profile)
+def test_driver_not_loaded(gpu_sim, tmp_path, args):
+    for profile in (gpu_sim.profile_path("cpu"), tmp_path / "missing.json"):
+        result = smi(gpu_sim, args, profile)
         assert result.returncode == 9
         assert result.stdout == DRIVER_FAILURE + "\n"
 
 
-def test_unparsable_profile(sim, write_profile):
+def test_unparsable_profile(gpu_sim, write_profile):
     path = write_profile('{"gpus": [')
-    result = smi(sim, ["-L"], path)
+    result = smi(gpu_sim, ["-L"], path)
     assert result.returncode == 255
     assert str(path) in result.stderr
     assert result.stdout == ""
 
 
-def test_bad_values_in_profile_fail_without_partial_output(sim, write_profile):
+def test_bad_values_in_profile_fail_without_partial_output(gpu_sim, write_profile):
     path = write_profile({"gpus": [{"name": "x", "uuid": "GPU-x", "pci_bus_id": "01:00.0", "temperature_c": "hot"}]})
-    result = smi(sim, ["--query-gpu=index,temperature.gpu", "--format=csv"], path)
+    result = smi(gpu_sim, ["--query-gpu=index,temperature.gpu", "--format=csv"], path)
     assert result.returncode == 255
     assert "temperature_c" in result.stderr and str(path) in result.stderr
     assert result.stdout == ""
 
 
-def test_bad_format(sim):
-    result = smi(sim, ["--query-gpu=index", "--format=csv,fancy"], sim.profile_path("h100"))
+def test_bad_format(gpu_sim):
+    result = smi(gpu_sim, ["--query-gpu=index", "--format=csv,fancy"], gpu_sim.profile_path("h100"))
     assert result.returncode == 2 and "fancy" in result.stderr
 
 
-def test_summary_and_version(sim):
-    summary = smi(sim, [], sim.profile_path("h100"))
+def test_summary_and_version(gpu_sim):
+    summary = smi(gpu_sim, [], gpu_sim.profile_path("h100"))
     assert summary.returncode == 0
     assert "Driver Version: 570.86.15" in summary.stdout and "CUDA Version: 12.8" in summary.stdout
     assert "NVIDIA H100 80GB HBM3" in summary.stdout and "SIMULATED" in summary.stdout
-    version = smi(sim, ["--version"], sim.profile_path("h100"))
+    version = smi(gpu_sim, ["--version"], gpu_sim.profile_path("h100"))
     assert "DRIVER version      : 570.86.15" in version.stdout.splitlines()
 
 
 @pytest.mark.parametrize("profile", GPU_PROFILES)
-def test_agrees_with_the_simulated_nvml(sim, profile, nvml_report):
+def test_agrees_with_the_simulated_nvml(gpu_sim, profile, nvml_report):
     """The two doubles read one profile; the numbers nvidia-smi prints must be what NVML reports."""
     fields = [
         "memory.total",
@@ -298,8 +298,8 @@ def test_agrees_with_the_simulated_nvml(sim, profile, nvml_report):
         "pci.bus_id",
         "uuid",
     ]
-    rows = [line.split(", ") for line in query(sim, sim.profile_path(profile), fields, "csv,noheader,nounits")]
-    report = nvml_report(sim.profile_path(profile))
+    rows = [line.split(", ") for line in query(gpu_sim, gpu_sim.profile_path(profile), fields, "csv,noheader,nounits")]
+    report = nvml_report(gpu_sim.profile_path(profile))
     for row, gpu in zip(rows, report["gpus"]):
         assert int(row[0]) * 1048576 == gpu["memory"]["total"]
         assert int(row[1]) * 1048576 == gpu["memory"]["used"]
@@ -314,8 +314,8 @@ def test_agrees_with_the_simulated_nvml(sim, profile, nvml_report):
     assert len(rows) == report["count"]
 
 
-def test_script_is_a_marked_python38_executable(sim):
-    path = sim.bin_dir / "nvidia-smi"
+def test_script_is_a_marked_python38_executable(gpu_sim):
+    path = gpu_sim.bin_dir / "nvidia-smi"
     source = path.read_text(encoding="utf-8")
     assert os.access(str(path), os.X_OK)
     assert source.startswith("#!/usr/bin/env python3\n")

@@ -18,13 +18,12 @@ PER_GPU_INTEGERS = (
     "persistence_mode",
     "fan_speed_pct",
     "performance_state",
-    "architecture",
 )
 
 
 @pytest.mark.parametrize("name", ["a6000x8", "h100", "faulty"])
-def test_gpu_profiles_are_complete_and_consistent(sim, name):
-    profile = sim.load_profile(name)
+def test_gpu_profiles_are_complete_and_consistent(gpu_sim, name):
+    profile = gpu_sim.load_profile(name)
     assert profile["driver_loaded"] is True
     assert profile["nvml_version"] == "12." + profile["driver_version"]
     gpus = profile["gpus"]
@@ -49,8 +48,8 @@ def test_gpu_profiles_are_complete_and_consistent(sim, name):
         assert gpu["retired_pages"] is None and gpu["row_remap"] is not None
 
 
-def test_a6000x8(sim):
-    profile = sim.load_profile("a6000x8")
+def test_a6000x8(gpu_sim):
+    profile = gpu_sim.load_profile("a6000x8")
     assert (profile["driver_version"], profile["cuda_driver_version"]) == ("550.54.15", 12040)
     gpus = profile["gpus"]
     assert len(gpus) == 8
@@ -58,7 +57,6 @@ def test_a6000x8(sim):
         assert gpu["name"] == "NVIDIA RTX A6000"
         assert gpu["memory_total_mib"] == 49140
         assert gpu["compute_capability"] == [8, 6]
-        assert gpu["architecture"] == 7
         assert gpu["pci_device_id"] == 0x223010DE
         assert all(count == 0 for counter in gpu["ecc_errors"].values() for count in counter.values())
         assert gpu["row_remap"] == {"corrected": 0, "uncorrected": 0, "pending": False, "failure": False}
@@ -69,26 +67,25 @@ def test_a6000x8(sim):
     assert gpus[0]["pci_bus_id"] == "00000000:01:00.0"
 
 
-def test_h100(sim):
-    profile = sim.load_profile("h100")
+def test_h100(gpu_sim):
+    profile = gpu_sim.load_profile("h100")
     assert (profile["driver_version"], profile["cuda_driver_version"]) == ("570.86.15", 12080)
     (gpu,) = profile["gpus"]
     assert gpu["name"] == "NVIDIA H100 80GB HBM3"
     assert gpu["memory_total_mib"] == 81559
     assert gpu["compute_capability"] == [9, 0]
-    assert gpu["architecture"] == 9
     assert gpu["fan_speed_pct"] is None
     assert gpu["power_limit_mw"] == 700000
     assert gpu["pcie"] == {"gen": 5, "max_gen": 5, "width": 16, "max_width": 16}
     assert gpu["mig_mode"] == {"current": 0, "pending": 0}
 
 
-def test_cpu(sim):
-    assert sim.load_profile("cpu") == {"driver_loaded": False, "gpus": []}
+def test_cpu(gpu_sim):
+    assert gpu_sim.load_profile("cpu") == {"driver_loaded": False, "gpus": []}
 
 
-def test_faulty(sim):
-    healthy, sick = sim.load_profile("faulty")["gpus"]
+def test_faulty(gpu_sim):
+    healthy, sick = gpu_sim.load_profile("faulty")["gpus"]
     for gpu in (healthy, sick):
         assert gpu["name"] == "NVIDIA A100-SXM4-80GB"
         assert gpu["compute_capability"] == [8, 0]

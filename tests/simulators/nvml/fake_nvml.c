@@ -81,7 +81,6 @@ enum { NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS = 0, NVML_PAGE_
 
 /* NVML_STRUCT_VERSION(name, n) = sizeof(struct) | n << 24 */
 #define SIM_NVML_MEMORY_V2 0x02000028u
-#define SIM_NVML_TEMPERATURE_V1 0x0100000Cu
 
 #define SIM_NAME_BUFFER 96   /* NVML_DEVICE_NAME_V2_BUFFER_SIZE */
 #define SIM_UUID_BUFFER 96   /* NVML_DEVICE_UUID_V2_BUFFER_SIZE */
@@ -131,12 +130,6 @@ typedef struct {
     unsigned int gpu;
     unsigned int memory;
 } nvmlUtilization_t;
-
-typedef struct {
-    unsigned int version;
-    int sensorType;
-    int temperature;
-} nvmlTemperature_v1_t;
 
 /* ------------------------------------------------------------------------------------------------ */
 /* A small JSON reader (RFC 8259): builds a tree, reports line and column of the first error          */
@@ -694,10 +687,7 @@ struct sim_gpu {
     struct sim_value mig_current, mig_pending;
     struct sim_value persistence_mode;
     struct sim_value util_gpu, util_memory;
-    struct sim_value fan_speed_pct;
     struct sim_value pcie_gen, pcie_max_gen, pcie_width, pcie_max_width;
-    struct sim_value performance_state;
-    struct sim_value architecture;
     /* "xid_events": critical Xids the simulated GPU reports to every event set registered for them, each once;
      * absent or null: the GPU cannot deliver events (nvmlDeviceRegisterEvents answers NOT_SUPPORTED) */
     int xid_supported;
@@ -837,11 +827,10 @@ static int read_hex_field(const char **s, int max_digits, unsigned int *out)
 }
 
 /*
- * [domain:]bus:device[.function], hexadecimal, as NVML accepts and prints PCI addresses; the function is
- * required only where require_function is set (the profile), lookups may leave it out.
+ * [domain:]bus:device.function, hexadecimal, as NVML prints PCI addresses (a profile's pci_bus_id).
  */
-static int parse_pci_bus_id(const char *text, int require_function, unsigned int *domain, unsigned int *bus,
-                            unsigned int *device, unsigned int *function)
+static int parse_pci_bus_id(const char *text, unsigned int *domain, unsigned int *bus, unsigned int *device,
+                            unsigned int *function)
 {
     const char *s = text;
     unsigned int fields[3];
@@ -870,17 +859,10 @@ static int parse_pci_bus_id(const char *text, int require_function, unsigned int
     }
     if (*bus > 0xFF || *device > 0x1F)
         return -1;
-    *function = 0;
-    if (*s == '.') {
-        s++;
-        if (*s < '0' || *s > '7')
-            return -1;
-        *function = (unsigned int)(*s - '0');
-        s++;
-    } else if (require_function) {
+    if (*s != '.' || s[1] < '0' || s[1] > '7')
         return -1;
-    }
-    return *s == '\0' ? 0 : -1;
+    *function = (unsigned int)(s[1] - '0');
+    return s[2] == '\0' ? 0 : -1;
 }
 
 static int load_gpu(struct profile_loader *ld, const struct json_value *g, unsigned int index, struct sim_gpu *gpu)
@@ -901,7 +883,7 @@ static int load_gpu(struct profile_loader *ld, const struct json_value *g, unsig
         load_string(ld, g, where, "serial", 0, gpu->serial, sizeof(gpu->serial), &gpu->has_serial) ||
         load_string(ld, g, where, "pci_bus_id", 1, bus_id_text, sizeof(bus_id_text), NULL))
         return -1;
-    if (parse_pci_bus_id(bus_id_text, 1, &gpu->pci_domain, &gpu->pci_bus, &gpu->pci_device, &gpu->pci_function) < 0)
+    if (parse_pci_bus_id(bus_id_text, &gpu->pci_domain, &gpu->pci_bus, &gpu->pci_device, &gpu->pci_function) < 0)
         return loader_fail(ld, "%s.pci_bus_id: expected domain:bus:device.function such as 00000000:01:00.0", where);
     snprintf(gpu->bus_id, sizeof(gpu->bus_id), "%08X:%02X:%02X.%X", gpu->pci_domain, gpu->pci_bus & 0xFFu,
              gpu->pci_device & 0x1Fu, gpu->pci_function & 0x7u);
@@ -916,10 +898,7 @@ static int load_gpu(struct profile_loader *ld, const struct json_value *g, unsig
         load_uint(ld, g, where, "power_draw_mw", &gpu->power_draw_mw) ||
         load_uint(ld, g, where, "power_limit_mw", &gpu->power_limit_mw) ||
         load_number(ld, g, where, "clock_event_reasons", (unsigned long long)LLONG_MAX, 0, &gpu->clock_event_reasons) ||
-        load_flag(ld, g, where, "persistence_mode", &gpu->persistence_mode) ||
-        load_number(ld, g, where, "fan_speed_pct", 100, 0, &gpu->fan_speed_pct) ||
-        load_number(ld, g, where, "performance_state", 32, 0, &gpu->performance_state) ||
-        load_uint(ld, g, where, "architecture", &gpu->architecture))
+        load_flag(ld, g, where, "persistence_mode", &gpu->persistence_mode))
         return -1;
     if (gpu->memory_total_mib.present && gpu->memory_used_mib.present &&
         gpu->memory_used_mib.value > gpu->memory_total_mib.value)
@@ -1399,68 +1378,6 @@ SIM_API nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t
     return nvmlDeviceGetHandleByIndex_v2(index, device);
 }
 
-SIM_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device)
-{
-    nvmlReturn_t rc = lock_system();
-    unsigned int i;
-
-    if (rc != NVML_SUCCESS)
-        return rc;
-    if (!uuid || !device)
-        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
-    for (i = 0; i < sim.gpu_count; i++) {
-        if (strcmp(sim.gpus[i].uuid, uuid) == 0) {
-            *device = &sim.gpus[i];
-            return unlock_with(NVML_SUCCESS);
-        }
-    }
-    return unlock_with(NVML_ERROR_NOT_FOUND);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device)
-{
-    nvmlReturn_t rc = lock_system();
-    unsigned int domain, bus, dev, function, i;
-
-    if (rc != NVML_SUCCESS)
-        return rc;
-    if (!pciBusId || !device || parse_pci_bus_id(pciBusId, 0, &domain, &bus, &dev, &function) < 0)
-        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
-    for (i = 0; i < sim.gpu_count; i++) {
-        const struct sim_gpu *gpu = &sim.gpus[i];
-        if (gpu->pci_domain == domain && gpu->pci_bus == bus && gpu->pci_device == dev &&
-            gpu->pci_function == function) {
-            *device = &sim.gpus[i];
-            return unlock_with(NVML_SUCCESS);
-        }
-    }
-    return unlock_with(NVML_ERROR_NOT_FOUND);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char *pciBusId, nvmlDevice_t *device)
-{
-    return nvmlDeviceGetHandleByPciBusId_v2(pciBusId, device);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
-{
-    const struct sim_gpu *gpu;
-    nvmlReturn_t rc = lock_device(device, &gpu);
-
-    if (rc != NVML_SUCCESS)
-        return rc;
-    if (!index)
-        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
-    *index = gpu->index;
-    return unlock_with(NVML_SUCCESS);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minorNumber)
-{
-    /* the profile has no minor numbers: /dev/nvidiaN follows the enumeration order, as on most hosts */
-    return nvmlDeviceGetIndex(device, minorNumber);
-}
-
 SIM_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
     const struct sim_gpu *gpu;
@@ -1601,24 +1518,6 @@ SIM_API nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensorTyp
     if (rc != NVML_SUCCESS)
         return rc;
     return unlock_with(temperature_of(gpu, sensorType, temp));
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t device, nvmlTemperature_v1_t *temperature)
-{
-    const struct sim_gpu *gpu;
-    nvmlReturn_t rc = lock_device(device, &gpu);
-    unsigned int value;
-
-    if (rc != NVML_SUCCESS)
-        return rc;
-    if (!temperature)
-        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
-    if (temperature->version != SIM_NVML_TEMPERATURE_V1)
-        return unlock_with(NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
-    rc = temperature_of(gpu, temperature->sensorType, &value);
-    if (rc == NVML_SUCCESS)
-        temperature->temperature = (int)value;
-    return unlock_with(rc);
 }
 
 SIM_API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power)
@@ -1827,11 +1726,6 @@ SIM_API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtil
     return unlock_with(put_pair(&gpu->util_gpu, &gpu->util_memory, &utilization->gpu, &utilization->memory));
 }
 
-SIM_API nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned int *speed)
-{
-    return DEVICE_UINT(device, fan_speed_pct, speed);
-}
-
 SIM_API nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t device, unsigned int *currLinkGen)
 {
     return DEVICE_UINT(device, pcie_gen, currLinkGen);
@@ -1860,85 +1754,6 @@ SIM_API nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, int
     if (rc != NVML_SUCCESS)
         return rc;
     return unlock_with(put_pair(&gpu->cc_major, &gpu->cc_minor, (unsigned int *)major, (unsigned int *)minor));
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device, int *pState)
-{
-    const struct sim_gpu *gpu;
-    nvmlReturn_t rc = lock_device(device, &gpu);
-
-    if (rc != NVML_SUCCESS)
-        return rc;
-    return unlock_with(put_int(&gpu->performance_state, pState));
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, unsigned int *arch)
-{
-    return DEVICE_UINT(device, architecture, arch);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetBrand(nvmlDevice_t device, int *type)
-{
-    const struct sim_gpu *gpu;
-    nvmlReturn_t rc = lock_device(device, &gpu);
-
-    if (rc != NVML_SUCCESS)
-        return rc;
-    return unlock_with(type ? NVML_ERROR_NOT_SUPPORTED : NVML_ERROR_INVALID_ARGUMENT);
-}
-
-/* No process ever runs on a simulated GPU: every list is empty, whatever the struct version. */
-static nvmlReturn_t no_processes(nvmlDevice_t device, unsigned int *infoCount)
-{
-    const struct sim_gpu *gpu;
-    nvmlReturn_t rc = lock_device(device, &gpu);
-
-    if (rc != NVML_SUCCESS)
-        return rc;
-    if (!infoCount)
-        return unlock_with(NVML_ERROR_INVALID_ARGUMENT);
-    *infoCount = 0;
-    return unlock_with(NVML_SUCCESS);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned int *infoCount, void *infos)
-{
-    (void)infos;
-    return no_processes(device, infoCount);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
-                                                             void *infos)
-{
-    (void)infos;
-    return no_processes(device, infoCount);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
-                                                             void *infos)
-{
-    (void)infos;
-    return no_processes(device, infoCount);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device, unsigned int *infoCount, void *infos)
-{
-    (void)infos;
-    return no_processes(device, infoCount);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
-                                                              void *infos)
-{
-    (void)infos;
-    return no_processes(device, infoCount);
-}
-
-SIM_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
-                                                              void *infos)
-{
-    (void)infos;
-    return no_processes(device, infoCount);
 }
 
 /* ------------------------------------------------------------------------------------------------ */

@@ -173,11 +173,11 @@ print(json.dumps({"result": results[0], "xid_error": watch.error}))
 """
 
 
-def read_through_simulated_nvml(sim, fake_nvml_dir, tmp_path, clean, during):
+def read_through_simulated_nvml(gpu_sim, fake_nvml_dir, tmp_path, clean, during):
     profile, changed = tmp_path / "gpus.json", tmp_path / "during.json"
     profile.write_text(json.dumps(clean))
     changed.write_text(json.dumps(during))
-    env = sim.env(profile, fake_nvml_dir)
+    env = gpu_sim.env(profile, fake_nvml_dir)
     env["PYTHONPATH"] = COLLECTIONS
     proc = subprocess.run(
         [sys.executable, "-c", READ_THROUGH_SIMULATED_NVML, str(profile), str(changed)],
@@ -191,14 +191,14 @@ def read_through_simulated_nvml(sim, fake_nvml_dir, tmp_path, clean, during):
     return json.loads(proc.stdout)
 
 
-def test_counters_read_through_the_simulated_nvml_fail_the_gpu_naming_the_counter(sim, fake_nvml_dir, tmp_path):
+def test_counters_read_through_the_simulated_nvml_fail_the_gpu_naming_the_counter(gpu_sim, fake_nvml_dir, tmp_path):
     pytest.importorskip("pynvml")
-    clean = sim.load_profile("h100")
+    clean = gpu_sim.load_profile("h100")
     faulty = json.loads(json.dumps(clean))
     gpu = faulty["gpus"][0]
     gpu["ecc_errors"]["volatile"].update(corrected=12, uncorrected=2)
     gpu["row_remap"].update(uncorrected=1, pending=True)
-    report = read_through_simulated_nvml(sim, fake_nvml_dir, tmp_path, clean, faulty)
+    report = read_through_simulated_nvml(gpu_sim, fake_nvml_dir, tmp_path, clean, faulty)
     result = report["result"]
     assert result["error_counters"]["before"]["ecc_uncorrected_volatile"] == 0
     assert result["error_counters"]["changed"] == {
@@ -219,12 +219,12 @@ def test_counters_read_through_the_simulated_nvml_fail_the_gpu_naming_the_counte
 @pytest.mark.parametrize(
     ("xids", "problems"), [([], []), ([79, 48], ["critical Xid event(s) during the burn-in: 79, 48"])]
 )
-def test_xid_events_through_the_simulated_nvml(sim, fake_nvml_dir, tmp_path, xids, problems):
+def test_xid_events_through_the_simulated_nvml(gpu_sim, fake_nvml_dir, tmp_path, xids, problems):
     pytest.importorskip("pynvml")
-    clean = sim.load_profile("h100")
+    clean = gpu_sim.load_profile("h100")
     during = json.loads(json.dumps(clean))
     during["gpus"][0]["xid_events"] = xids
-    report = read_through_simulated_nvml(sim, fake_nvml_dir, tmp_path, clean, during)
+    report = read_through_simulated_nvml(gpu_sim, fake_nvml_dir, tmp_path, clean, during)
     assert report["xid_error"] is None
     assert report["result"]["xid_events"] == xids
     assert report["result"]["hardware_problems"] == problems
@@ -234,11 +234,13 @@ def test_xid_events_through_the_simulated_nvml(sim, fake_nvml_dir, tmp_path, xid
     ("xids", "reason"),
     [("79", "gpus[0].xid_events: expected a list"), ([79, -1], "gpus[0].xid_events[1]: expected an Xid number")],
 )
-def test_simulated_nvml_rejects_bad_xid_events_naming_the_field(sim, fake_nvml_dir, tmp_path, xids, reason):
-    profile = sim.load_profile("h100")
+def test_simulated_nvml_rejects_bad_xid_events_naming_the_field(gpu_sim, fake_nvml_dir, tmp_path, xids, reason):
+    profile = gpu_sim.load_profile("h100")
     profile["gpus"][0]["xid_events"] = xids
     path = tmp_path / "gpus.json"
     path.write_text(json.dumps(profile))
-    proc = sim.run_python("import ctypes; print(ctypes.CDLL('libnvidia-ml.so.1').nvmlInit_v2())", path, fake_nvml_dir)
+    proc = gpu_sim.run_python(
+        "import ctypes; print(ctypes.CDLL('libnvidia-ml.so.1').nvmlInit_v2())", path, fake_nvml_dir
+    )
     assert proc.stdout.strip() == "999"  # NVML_ERROR_UNKNOWN, as for any unusable profile
     assert reason in proc.stderr

@@ -99,7 +99,6 @@ def test_parse_version_txt(text, expected):
     ],
 )
 def test_parse_version_json(text, expected, problem):
-    assert cuda.parse_version_json(text) == expected
     version, detail = cuda.parse_version_json_detail(text)
     assert version == expected
     if problem is None:
@@ -288,18 +287,24 @@ def discover(tmp_path, search_paths, environ=None, path_env="", ldconfig="", **k
     )
 
 
-def test_read_toolkit_version_prefers_json_then_txt_then_nvcc(tmp_path):
+def toolkit_version(root, runner=run_command):
+    """(version, version_source) as describe_toolkit reports them."""
+    toolkit = cuda.describe_toolkit(str(root), runner=runner)
+    return toolkit["version"], toolkit["version_source"]
+
+
+def test_toolkit_version_prefers_json_then_txt_then_nvcc(tmp_path):
     root = make_toolkit(tmp_path / "tk", json_version="12.4.1", txt_version="12.4.0", nvcc_output=NVCC_12_4)
-    assert cuda.read_toolkit_version(str(root)) == ("12.4.1", "version.json")
+    assert toolkit_version(root) == ("12.4.1", "version.json")
     (root / "version.json").unlink()
-    assert cuda.read_toolkit_version(str(root)) == ("12.4.0", "version.txt")
+    assert toolkit_version(root) == ("12.4.0", "version.txt")
     (root / "version.txt").unlink()
-    assert cuda.read_toolkit_version(str(root)) == ("12.4.131", "nvcc")
+    assert toolkit_version(root) == ("12.4.131", "nvcc")
     (root / "bin" / "nvcc").unlink()
-    assert cuda.read_toolkit_version(str(root)) == (None, None)
+    assert toolkit_version(root) == (None, None)
 
 
-def test_read_toolkit_version_runs_nvcc_only_when_needed(tmp_path):
+def test_toolkit_version_runs_nvcc_only_when_needed(tmp_path):
     root = make_toolkit(tmp_path / "tk", json_version="12.4.1", nvcc_output=NVCC_12_4)
     calls = []
 
@@ -307,10 +312,10 @@ def test_read_toolkit_version_runs_nvcc_only_when_needed(tmp_path):
         calls.append(argv)
         return CommandResult(0, NVCC_12_4, "")
 
-    assert cuda.read_toolkit_version(str(root), runner=runner) == ("12.4.1", "version.json")
+    assert toolkit_version(root, runner=runner) == ("12.4.1", "version.json")
     assert calls == []
     (root / "version.json").unlink()
-    assert cuda.read_toolkit_version(str(root), runner=runner) == ("12.4.131", "nvcc")
+    assert toolkit_version(root, runner=runner) == ("12.4.131", "nvcc")
     assert calls == [[str(root / "bin" / "nvcc"), "--version"]]
 
 
