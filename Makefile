@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 
 .PHONY: help demo test lint ruff ansible-lint changelog-lint sanity unit integration molecule bench test-gpu venv host-deps \
-	image changelog ee-context clean
+	image changelog ee-context clean docs
 
 help:
 	@echo "make demo      simulated GPU fleet in local systemd containers + playbooks/site.yml"
@@ -64,8 +64,15 @@ ee-context: venv
 sanity: venv
 	hack/sanity.sh
 
-# The real burn worker's tests (every dtype x clean/transient/persistent fault) need PyTorch's CPU build.
-unit: venv host-deps
+# The module, filter and role tables of README.md and roles/README.md, from DOCUMENTATION, argument_specs and the
+# playbooks (tests/unit/test_generated_docs.py fails while they differ).
+docs: venv
+	python hack/gen_docs.py
+
+# The real burn worker's tests (every dtype x clean/transient/persistent fault) need PyTorch's CPU build. `make unit`
+# needs neither root nor Docker (gcc and make build the simulated NVML); under `make test` host-deps comes first, so
+# that the sshfs test of tests/command_service runs instead of skipping for want of sshfs.
+unit: venv $(if $(filter test,$(MAKECMDGOALS)),host-deps)
 	hack/torch-venv.sh >/dev/null
 	python -m pytest -m "not gpu" tests/unit tests/simulators tests/command_service
 

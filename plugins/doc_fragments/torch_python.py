@@ -9,7 +9,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    # Which Python interpreters are probed for PyTorch, and for how long; shared by facts and burn-in modules.
+    # Which Python interpreters gpu_facts probes for PyTorch, and for how long. Its one user is gpu_facts: gpu_burnin's
+    # torch_python is a single interpreter (the one that runs the burn worker) and is documented in that module.
     DOCUMENTATION = r"""
 options:
   torch_python:
