@@ -7,6 +7,22 @@ hack/host-deps.sh >/dev/null
 hack/venv.sh >/dev/null
 GPUFLEET_NODE_IMAGE=$(molecule/image/build.sh | tail -n 1)
 export GPUFLEET_NODE_IMAGE
+# Every platform of molecule/*/molecule.yml merges the one node definition, molecule/node.yml, with
+# `<<: {$GPUFLEET_NODE_PLATFORM}`: its keys as JSON without the outer braces, environment variables substituted.
+GPUFLEET_NODE_PLATFORM=$(.venv/bin/python - molecule/node.yml <<'PY'
+import json, os, string, sys
+import yaml
+def substitute(value):
+    if isinstance(value, dict):
+        return {key: substitute(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item) for item in value]
+    return string.Template(value).substitute(os.environ) if isinstance(value, str) else value
+with open(sys.argv[1], encoding="utf-8") as handle:
+    print(json.dumps(substitute(yaml.safe_load(handle)))[1:-1])
+PY
+)
+export GPUFLEET_NODE_PLATFORM
 # real_userland mounts the SIMULATED NVML from the checkout; build.sh builds it only when the node image is new, and
 # a fresh clone with a cached image has none (Docker would then mount an empty directory in its place).
 if [[ -d tests/simulators/nvml/libnvidia-ml.so.1 ]]; then rmdir tests/simulators/nvml/libnvidia-ml.so.1; fi
