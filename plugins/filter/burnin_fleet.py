@@ -92,6 +92,19 @@ def model_key(name, dtype):
     return f"{name} ({dtype})" if dtype else str(name)
 
 
+def model_medians(rows):
+    """Set each row's ``model_key`` and return the per-model ``count`` and ``median_tflops`` of the rows.
+
+    Peers are GPUs of the same model burned with the same dtype: an fp64 run is not slow next to a bf16 one.
+    """
+    by_model = {}
+    for row in rows:
+        row["model_key"] = model_key(row.get("name"), row.get("dtype"))
+        if row.get("tflops_median") is not None:
+            by_model.setdefault(row["model_key"], []).append(row["tflops_median"])
+    return {key: {"count": len(values), "median_tflops": median(values)} for key, values in by_model.items()}
+
+
 def judge_fleet(records, tolerance=0.1):
     """Rows, per-model medians and per-host verdicts for the burn-in results of a fleet."""
     if not isinstance(records, Sequence) or isinstance(records, (str, bytes)):
@@ -130,13 +143,7 @@ def judge_fleet(records, tolerance=0.1):
                 }
             )
 
-    # Peers are GPUs of the same model burned with the same dtype: an fp64 run is not slow next to a bf16 one.
-    by_model = {}
-    for row in rows:
-        row["model_key"] = model_key(row["name"], row["dtype"])
-        if row["tflops_median"] is not None:
-            by_model.setdefault(row["model_key"], []).append(row["tflops_median"])
-    models = {key: {"count": len(values), "median_tflops": median(values)} for key, values in by_model.items()}
+    models = model_medians(rows)
 
     for row in rows:
         model = models.get(row["model_key"])
@@ -164,6 +171,22 @@ def judge_fleet(records, tolerance=0.1):
         "models": models,
         "results": rows,
         "hosts": hosts,
+    }
+
+
+def host_verdict(judged, host):
+    """What a host records of a fleet judgement: its verdict, why it failed, the tolerance and its judged GPU rows."""
+    if not isinstance(judged, Mapping) or not isinstance(judged.get("hosts"), Mapping):
+        raise AnsibleFilterError("burnin_host_verdict expects the output of burnin_fleet")
+    host = str(host)
+    if host not in judged["hosts"]:
+        raise AnsibleFilterError(f"burnin_host_verdict: {host} was not judged (no burn-in record in this play)")
+    verdict = judged["hosts"][host]
+    return {
+        "passed": bool(verdict["passed"]),
+        "failing": list(verdict["failing"]),
+        "tolerance": judged.get("tolerance"),
+        "gpus": [row for row in judged.get("results") or [] if row.get("host") == host],
     }
 
 

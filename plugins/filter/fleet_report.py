@@ -18,9 +18,12 @@ description:
     M(gpufleet.nvidia.local_facts) from the roles) and returns one document - per host the GPUs and their
     health, driver and CUDA, the CUDA toolkit selected, whether containers get GPUs, and the last burn-in verdict;
     per GPU its burn-in TFLOPS and maximum temperature.
-  - Burn-in results are judged with P(gpufleet.nvidia.burnin_fleet#filter), so a GPU slower than (1 - O(tolerance))
-    times the median of its model (burned with the same dtype) is marked as an outlier, the same way the
-    P(gpufleet.nvidia.burnin#role) role does.
+  - Verdicts are read, never recomputed. The burn-in verdict of a host and of each GPU (outliers included) is the
+    one the P(gpufleet.nvidia.burnin#role) role judged across the fleet and recorded in the host's local fact;
+    whether containers get the GPUs is the P(gpufleet.nvidia.docker_runtime#role) role's
+    C(gpufleet_gpu_containers_ready) of this play, or the verdict it recorded in the local fact (C(containers)); without
+    either it is V(false) when the facts show no way at all (no nvidia runtime, no CDI spec), else V(null) (not
+    checked).
   - Only values that describe the host's state are kept (no current temperature, power or utilisation), so the
     report of an unchanged fleet is the same document on every run.
 author:
@@ -37,16 +40,12 @@ options:
     description: The C(hostvars) of the play.
     type: dict
     required: true
-  tolerance:
-    description: Fraction below the model's median burn-in TFLOPS that is still accepted.
-    type: float
-    default: 0.1
 """
 
 EXAMPLES = r"""
 - name: Build the fleet report
   ansible.builtin.set_fact:
-    fleet: "{{ ansible_play_hosts_all | gpufleet.nvidia.fleet_report(hostvars, 0.1) }}"
+    fleet: "{{ ansible_play_hosts_all | gpufleet.nvidia.fleet_report(hostvars) }}"
   run_once: true
 """
 
@@ -80,7 +79,7 @@ _value:
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import judge_fleet
+from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import model_key, model_medians
 from ansible_collections.gpufleet.nvidia.plugins.filter.gpu_model_group import gpu_model_groups
 
 
@@ -88,10 +87,14 @@ def _mapping(value):
     return value if isinstance(value, Mapping) else {}
 
 
-def _runtime(container, present):
-    """Whether containers on the host get its GPUs: through Docker's nvidia runtime, CDI specs, or not at all."""
+def _runtime(container, present, ready=None):
+    """How containers on the host get its GPUs (Docker's nvidia runtime, CDI specs) and the recorded verdict.
+
+    ``ready`` is docker_runtime's verdict (a GPU container listed every GPU), None when it was not checked; the
+    ways are described from the container facts, never judged here.
+    """
     if not container:
-        return {"ready": None, "docker": None, "nvidia_runtime": None, "cdi_devices": 0, "text": "not gathered"}
+        return {"ready": ready, "docker": None, "nvidia_runtime": None, "cdi_devices": 0, "text": "not gathered"}
     docker = _mapping(container.get("docker"))
     # nvidia.com/gpu=all is a device name too; count the GPUs (and MIG devices) themselves.
     cdi_devices = [
@@ -106,6 +109,10 @@ def _runtime(container, present):
         ways.append(f"CDI ({len(cdi_devices)} device{'' if len(cdi_devices) == 1 else 's'})")
     if ways:
         text = ", ".join(ways)
+        if ready is False:
+            text += "; GPU container check FAILED"
+        elif ready is None and present:
+            text += " (not checked)"
     elif not present:
         text = "-"
     elif docker.get("installed") and not daemon:
@@ -114,8 +121,10 @@ def _runtime(container, present):
         text = "no: docker lacks the nvidia runtime, no CDI spec"
     else:
         text = "no: no CDI spec"
+    if ready is None and present and not ways:
+        ready = False  # no nvidia runtime and no CDI spec: no container can get a GPU, checked or not
     return {
-        "ready": bool(ways) if present else None,
+        "ready": ready if present else None,
         "docker": daemon,
         "nvidia_runtime": nvidia_runtime,
         "cdi_devices": len(cdi_devices),
@@ -155,7 +164,65 @@ def _gpu_row(device, burn_rows):
     }
 
 
-def build_fleet_report(entries, tolerance=0.1):
+def _recorded_rows(host, burnin):
+    """The GPU rows of a host's recorded burn-in, as the burnin role judged them (older records: as the module did)."""
+    rows = []
+    for gpu in burnin.get("gpus") or []:
+        if not isinstance(gpu, Mapping):
+            continue
+        tflops = gpu.get("tflops_median")
+        if tflops is None and isinstance(gpu.get("tflops"), Mapping):
+            tflops = gpu["tflops"].get("median")
+        rows.append(
+            {
+                "host": host,
+                "index": gpu.get("index"),
+                "uuid": gpu.get("uuid"),
+                "name": gpu.get("name") or "unknown",
+                "device": gpu.get("device"),
+                "dtype": gpu.get("dtype"),
+                "tflops_median": float(tflops) if tflops is not None else None,
+                "max_temperature_c": gpu.get("max_temperature_c"),
+                "model_key": gpu.get("model_key") or model_key(gpu.get("name") or "unknown", gpu.get("dtype")),
+                "model_median_tflops": gpu.get("model_median_tflops"),
+                "outlier": bool(gpu.get("outlier")),
+                "verdict": gpu.get("verdict") or "fail",
+                "reasons": list(gpu.get("reasons") or []),
+            }
+        )
+    return rows
+
+
+def _recorded_failing(burnin, rows):
+    """Why a recorded burn-in failed: the lines the burnin role recorded, or what its rows say."""
+    if burnin.get("failing") is not None:
+        return list(burnin["failing"])
+    failing = [
+        f"GPU {row['index']} ({row['name']}, {row['uuid']}): {'; '.join(row['reasons']) or 'failed'}"
+        for row in rows
+        if row["verdict"] != "pass"
+    ]
+    if burnin.get("passed") is not True and not failing:
+        failing.append(f"burn-in did not pass: {burnin.get('msg') or 'no result'}")
+    return failing
+
+
+def _burnin_section(burn_rows, tolerances):
+    """The report's burn-in section: every recorded row, and the medians per model for display (not for judging)."""
+    rows = sorted(burn_rows, key=lambda row: (row["host"], row["index"] if row["index"] is not None else -1))
+    models = model_medians(rows)
+    for row in rows:  # a record from before the burnin role recorded the medians it judged against
+        if row["model_median_tflops"] is None and row["model_key"] in models:
+            row["model_median_tflops"] = models[row["model_key"]]["median_tflops"]
+    return {
+        "tolerance": tolerances[0] if len(set(tolerances)) == 1 else None,
+        "passed": all(row["verdict"] == "pass" for row in rows),
+        "models": models,
+        "results": rows,
+    }
+
+
+def build_fleet_report(entries):
     """The fleet report document (see RETURN) from per-host entries of gpu facts and the gpufleet local fact."""
     if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)):
         raise AnsibleFilterError(f"fleet_report expects a list of host entries, got {type(entries).__name__}")
@@ -163,24 +230,8 @@ def build_fleet_report(entries, tolerance=0.1):
         if not isinstance(entry, Mapping) or not entry.get("host"):
             raise AnsibleFilterError(f"fleet_report: each entry needs a 'host', got {entry!r}")
 
-    burn_records = []
-    for entry in entries:
-        burnin = _mapping(_mapping(entry.get("local")).get("burnin"))
-        if burnin:
-            burn_records.append(
-                {
-                    "host": str(entry["host"]),
-                    "skipped": False,
-                    "passed": burnin.get("passed") is True,
-                    "msg": burnin.get("msg") or "",
-                    "gpus": burnin.get("gpus") or [],
-                }
-            )
-    judged = judge_fleet(burn_records, tolerance)
-    rows_by_host = {}
-    for row in judged["results"]:
-        rows_by_host.setdefault(row["host"], {})[row["uuid"]] = row
-
+    burn_rows = []
+    tolerances = []
     hosts = []
     for entry in sorted(entries, key=lambda item: str(item["host"])):
         name = str(entry["host"])
@@ -189,7 +240,12 @@ def build_fleet_report(entries, tolerance=0.1):
         reported = bool(gpu)
         present = bool(gpu.get("present"))
         devices = [d for d in gpu.get("devices") or [] if isinstance(d, Mapping)]
-        gpus = [_gpu_row(device, rows_by_host.get(name, {})) for device in devices]
+        burnin = _mapping(local.get("burnin"))
+        host_rows = _recorded_rows(name, burnin)
+        burn_rows.extend(host_rows)
+        if burnin.get("tolerance") is not None:
+            tolerances.append(burnin["tolerance"])
+        gpus = [_gpu_row(device, {row["uuid"]: row for row in host_rows}) for device in devices]
         faulty = [f"GPU{row['index']}: {'; '.join(row['health'])}" for row in gpus if not row["healthy"]]
         if not reported:
             health = "unknown"
@@ -197,9 +253,8 @@ def build_fleet_report(entries, tolerance=0.1):
             health = "no GPU"
         else:
             health = "FAULTY" if faulty else "ok"
-        burnin = _mapping(local.get("burnin"))
-        judged_host = judged["hosts"].get(name)
-        verdict = ("pass" if judged_host and judged_host["passed"] else "FAIL") if burnin else "not run"
+        failing = _recorded_failing(burnin, host_rows) if burnin else []
+        verdict = ("pass" if burnin.get("passed") is True and not failing else "FAIL") if burnin else "not run"
         hosts.append(
             {
                 "host": name,
@@ -215,14 +270,14 @@ def build_fleet_report(entries, tolerance=0.1):
                 "health": health,
                 "faulty": faulty,
                 "cuda": _cuda(gpu.get("cuda"), _mapping(local.get("cuda"))),
-                "runtime": _runtime(_mapping(gpu.get("container")), present),
+                "runtime": _runtime(_mapping(gpu.get("container")), present, entry.get("containers_ready")),
                 "burnin": {
                     "verdict": verdict,
                     "device": burnin.get("device"),
                     "dtype": burnin.get("dtype"),
                     "backend": burnin.get("backend"),
                     "finished": burnin.get("finished"),
-                    "failing": list(judged_host["failing"]) if judged_host else [],
+                    "failing": failing,
                 },
                 "gpus": gpus,
             }
@@ -245,30 +300,44 @@ def build_fleet_report(entries, tolerance=0.1):
         "models": models,
     }
     summary["healthy"] = not (summary["faulty_hosts"] or summary["burnin_failed_hosts"] or summary["unreachable_hosts"])
-    return {"summary": summary, "hosts": hosts, "burnin": judged}
+    return {"summary": summary, "hosts": hosts, "burnin": _burnin_section(burn_rows, tolerances)}
 
 
 def host_entry(host, hostvars):
-    """A host's entry for build_fleet_report: its name, ansible_facts.gpu and ansible_local.gpufleet."""
+    """A host's entry for build_fleet_report: its name, ansible_facts.gpu, its gpufleet local fact and the
+    containers verdict.
+
+    The local fact is the one a role wrote in this play (local_facts returns it as ansible_facts.gpufleet_local),
+    else the file as setup read it (ansible_local.gpufleet). Container readiness is docker_runtime's verdict of this
+    play (gpufleet_gpu_containers_ready), else the one it recorded in the local fact.
+    """
     try:
         variables = hostvars[host]
     except KeyError:
         variables = {}
-    facts = _mapping(variables.get("ansible_facts") if isinstance(variables, Mapping) else None)
+    variables = variables if isinstance(variables, Mapping) else {}
+    facts = _mapping(variables.get("ansible_facts"))
+    local = facts.get("gpufleet_local")
+    if not isinstance(local, Mapping):
+        local = _mapping(_mapping(facts.get("ansible_local")).get("gpufleet"))
+    ready = variables.get("gpufleet_gpu_containers_ready")
+    if not isinstance(ready, bool):
+        ready = _mapping(local.get("containers")).get("ready")
     return {
         "host": host,
         "gpu": facts.get("gpu"),
-        "local": _mapping(_mapping(facts.get("ansible_local")).get("gpufleet")),
+        "local": local,
+        "containers_ready": ready if isinstance(ready, bool) else None,
     }
 
 
-def fleet_report(hosts, hostvars, tolerance=0.1):
+def fleet_report(hosts, hostvars):
     """The fleet report of the named hosts, read from hostvars."""
     if not isinstance(hosts, Sequence) or isinstance(hosts, (str, bytes)):
         raise AnsibleFilterError(f"fleet_report expects a list of host names, got {type(hosts).__name__}")
     if not isinstance(hostvars, Mapping):
         raise AnsibleFilterError(f"fleet_report expects hostvars as its first argument, got {type(hostvars).__name__}")
-    return build_fleet_report([host_entry(str(host), hostvars) for host in hosts], tolerance)
+    return build_fleet_report([host_entry(str(host), hostvars) for host in hosts])
 
 
 class FilterModule:

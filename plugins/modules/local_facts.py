@@ -87,6 +87,18 @@ fact:
   returned: always
   type: dict
   sample: {cuda: {version: "12.4.131", path: /usr/local/cuda-12.4}}
+ansible_facts:
+  description: Facts added to C(ansible_facts).
+  returned: always
+  type: complex
+  contains:
+    gpufleet_local:
+      description:
+        - The file's content after the change, as RV(fact). Later tasks of the play (the fleet report) read it
+          instead of running M(ansible.builtin.setup) to read C(ansible_local.gpufleet) again.
+      returned: always
+      type: dict
+      sample: {cuda: {version: "12.4.131", path: /usr/local/cuda-12.4}}
 diff:
   description: The file's text before and after, when run with C(--diff).
   returned: success, in diff mode
@@ -171,7 +183,7 @@ def main():
             msg=f"cannot update section {section!r}: {to_native(exc)}; the file was not changed", path=path
         )
 
-    result = dict(changed=plan["changed"], path=path, fact=plan["fact"])
+    result = dict(changed=plan["changed"], path=path, fact=plan["fact"], ansible_facts={"gpufleet_local": plan["fact"]})
     if module._diff:
         result["diff"] = dict(before=plan["before"], after=plan["after"], before_header=path, after_header=path)
     if plan["changed"] and not module.check_mode:

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_chart_svg import burnin_chart_svg
+from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import host_verdict, judge_fleet
 from ansible_collections.gpufleet.nvidia.plugins.filter.fleet_report import FilterModule, fleet_report
 from ansible_collections.gpufleet.nvidia.plugins.filter.gpu_model_group import gpu_model_groups
 
@@ -60,12 +61,32 @@ def burn_gpu(dev, tflops, verdict="pass", reasons=()):
     }
 
 
-def hostvars_for(hosts):
-    """hostvars as Ansible gives them: per host ansible_facts with gpu and ansible_local."""
+def hostvars_for(hosts, containers_ready=None):
+    """hostvars as Ansible gives them: per host ansible_facts with gpu and ansible_local, and docker_runtime's
+    gpufleet_gpu_containers_ready for the hosts named in containers_ready."""
     result = {}
     for name, (facts, local) in hosts.items():
         result[name] = {"inventory_hostname": name, "ansible_facts": {"gpu": facts, "ansible_local": local}}
+        if containers_ready and name in containers_ready:
+            result[name]["gpufleet_gpu_containers_ready"] = containers_ready[name]
     return result
+
+
+def record_judged(hosts, tolerance):
+    """Each host's burn-in as the burnin role records it: the module's result judged across the fleet."""
+    records = []
+    for name, (_facts, local) in hosts.items():
+        burnin = (local.get("gpufleet") or {}).get("burnin")
+        if burnin:
+            records.append(
+                {"host": name, "skipped": False, "passed": burnin["passed"], "msg": "", "gpus": burnin["gpus"]}
+            )
+    judged = judge_fleet(records, tolerance)
+    out = copy.deepcopy(hosts)
+    for name, (_facts, local) in out.items():
+        if (local.get("gpufleet") or {}).get("burnin"):
+            local["gpufleet"]["burnin"].update(host_verdict(judged, name))
+    return out
 
 
 DOCKER_READY = {
@@ -122,7 +143,7 @@ def test_registered():
 
 
 def test_hosts_sorted_with_health_runtime_cuda_and_burnin(fleet):
-    report = fleet_report(["gpu-b", "gpu-a", "cpu-1"], hostvars_for(fleet), 0.1)
+    report = fleet_report(["gpu-b", "gpu-a", "cpu-1"], hostvars_for(record_judged(fleet, 0.1), {"gpu-a": True}))
     assert [h["host"] for h in report["hosts"]] == ["cpu-1", "gpu-a", "gpu-b"]
     cpu, a, b = report["hosts"]
     assert (cpu["present"], cpu["health"], cpu["count"], cpu["runtime"]["text"]) == (False, "no GPU", 0, "-")
@@ -144,31 +165,58 @@ def test_hosts_sorted_with_health_runtime_cuda_and_burnin(fleet):
     assert a["burnin"]["verdict"] == "pass"
     assert b["health"] == "FAULTY"
     assert b["faulty"] == ["GPU1: row_remap_pending; hw_slowdown active"]
-    assert b["runtime"]["ready"] is True and b["runtime"]["text"] == "CDI (1 device)"
+    # A CDI spec but no verdict of docker_runtime: a way exists, nobody checked it.
+    assert b["runtime"]["ready"] is None and b["runtime"]["text"] == "CDI (1 device) (not checked)"
 
 
-def test_slow_gpu_is_an_outlier_of_its_model_and_fails_the_host_burnin(fleet):
-    report = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(fleet), 0.1)
+def test_the_report_reads_the_recorded_outlier_verdict(fleet):
+    """The burnin role judged gpu-b's slow GPU an outlier (tolerance 0.1) and recorded it: the report says so."""
+    report = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(record_judged(fleet, 0.1)))
     b = report["hosts"][2]
     assert b["burnin"]["verdict"] == "FAIL"
     assert any("outlier" in line for line in b["burnin"]["failing"])
     slow = b["gpus"][1]["burnin"]
     assert slow == {"tflops_median": 600, "max_temperature_c": 71, "verdict": "fail", "outlier": True}
     assert report["summary"]["burnin_failed_hosts"] == ["gpu-b"]
-    # A wider tolerance accepts it.
-    relaxed = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(fleet), 0.3)
+    assert report["burnin"]["tolerance"] == 0.1
+    # Judged with a wider tolerance, the record says pass, and so does the report: it never judges again.
+    relaxed = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(record_judged(fleet, 0.3)))
     assert relaxed["hosts"][2]["burnin"]["verdict"] == "pass"
+    assert relaxed["burnin"]["tolerance"] == 0.3
+
+
+def test_a_record_from_before_fleet_judgement_uses_the_modules_verdicts(fleet):
+    """Local facts written before the burnin role recorded fleet verdicts: the module's per-GPU verdicts count."""
+    report = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(fleet))
+    assert [h["burnin"]["verdict"] for h in report["hosts"]] == ["not run", "pass", "pass"]
+    failed = copy.deepcopy(fleet)
+    failed["gpu-b"][1]["gpufleet"]["burnin"].update(passed=False, msg="exited with rc 1")
+    failed["gpu-b"][1]["gpufleet"]["burnin"]["gpus"][1].update(verdict="fail", reasons=["3 NaN/Inf value(s)"])
+    b = fleet_report(["gpu-b"], hostvars_for(failed))["hosts"][0]
+    assert b["burnin"]["verdict"] == "FAIL"
+    assert b["burnin"]["failing"] == [f"GPU 1 ({H100}, GPU-HBM3-1-b): 3 NaN/Inf value(s)"]
+
+
+def test_containers_verdict_recorded_in_the_local_fact(fleet):
+    """facts.yml alone (docker_runtime did not run in this play) reads the verdict docker_runtime recorded."""
+    local = copy.deepcopy(fleet)
+    local["gpu-a"][1]["gpufleet"]["containers"] = {"ready": False}
+    assert fleet_report(["gpu-a"], hostvars_for(local))["hosts"][0]["runtime"]["ready"] is False
+    # This play's verdict wins over the recorded one.
+    assert fleet_report(["gpu-a"], hostvars_for(local, {"gpu-a": True}))["hosts"][0]["runtime"]["ready"] is True
 
 
 def test_summary_counts(fleet):
-    summary = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(fleet), 0.3)["summary"]
+    summary = fleet_report(["gpu-a", "gpu-b", "cpu-1"], hostvars_for(record_judged(fleet, 0.3), {"gpu-a": True}))[
+        "summary"
+    ]
     assert summary == {
         "hosts": 3,
         "hosts_with_gpus": 2,
         "gpus": 4,
         "faulty_gpus": 1,
         "faulty_hosts": ["gpu-b"],
-        "runtime_ready_hosts": 2,
+        "runtime_ready_hosts": 1,
         "burnin_passed_hosts": 2,
         "burnin_failed_hosts": [],
         "unreachable_hosts": [],
@@ -213,6 +261,12 @@ def test_report_ignores_volatile_readings(fleet):
     [
         (None, True, None, "not gathered"),
         (
+            {"docker": {"installed": True, "daemon_running": True, "runtimes": ["nvidia"]}, "cdi": {}},
+            True,
+            None,
+            "docker nvidia runtime (not checked)",
+        ),
+        (
             {"docker": {"installed": True, "daemon_running": False}, "cdi": {"devices": []}},
             True,
             False,
@@ -235,7 +289,8 @@ def test_report_ignores_volatile_readings(fleet):
 )
 def test_runtime_readiness(container, present, ready, text):
     devices = [device(0)] if present else []
-    hostvars = hostvars_for({"h": (gpu_facts(devices, container=container), {})})
+    verdict = {"h": True} if text == "docker nvidia runtime" else None
+    hostvars = hostvars_for({"h": (gpu_facts(devices, container=container), {})}, verdict)
     runtime = fleet_report(["h"], hostvars)["hosts"][0]["runtime"]
     assert (runtime["ready"], runtime["text"]) == (ready, text)
 
@@ -254,7 +309,7 @@ def test_bad_input_is_a_clear_error(hosts, hostvars, message):
 
 def test_chart_has_one_bar_per_gpu_marks_outliers_and_escapes_names(fleet):
     fleet["<b>evil&host"] = fleet.pop("gpu-b")
-    report = fleet_report(list(fleet), hostvars_for(fleet), 0.1)
+    report = fleet_report(list(fleet), hostvars_for(record_judged(fleet, 0.1)))
     svg = burnin_chart_svg(report["burnin"])
     root = ET.fromstring(svg)  # well-formed XML: the host name did not inject markup
     ns = "{http://www.w3.org/2000/svg}"
