@@ -5,7 +5,7 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import FilterModule, judge_fleet
+from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import FilterModule, host_verdict, judge_fleet
 
 H100 = "NVIDIA H100 80GB HBM3"
 H200 = "NVIDIA H200"
@@ -109,3 +109,20 @@ def test_gpu_without_tflops_is_not_an_outlier():
 def test_bad_input_is_a_filter_error(records, tolerance):
     with pytest.raises(AnsibleFilterError, match="burnin_fleet"):
         judge_fleet(records, tolerance)
+
+
+def test_host_verdict_is_what_the_host_records():
+    fleet = judge_fleet([_host("n1", [_gpu(0, 780), _gpu(1, 500)]), _host("n2", [_gpu(0, 790)])], 0.1)
+    record = host_verdict(fleet, "n1")
+    assert record["passed"] is False and record["tolerance"] == 0.1
+    assert [row["index"] for row in record["gpus"]] == [0, 1] and record["gpus"][1]["outlier"] is True
+    assert len(record["failing"]) == 1 and "outlier" in record["failing"][0]
+    assert host_verdict(fleet, "n2")["passed"] is True
+
+
+@pytest.mark.parametrize(
+    ("judged", "host", "message"), [("x", "n1", "output of burnin_fleet"), ({"hosts": {}}, "n1", "n1 was not judged")]
+)
+def test_host_verdict_errors(judged, host, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        host_verdict(judged, host)

@@ -25,6 +25,7 @@ def test_missing_file_and_directory_are_created(fact_file):
     result = run_module({"path": str(fact_file), "section": "cuda", "value": CUDA})
     assert result["changed"] is True
     assert result["fact"] == {"cuda": CUDA}
+    assert result["ansible_facts"] == {"gpufleet_local": {"cuda": CUDA}}  # what the fleet report reads in the play
     assert json.loads(fact_file.read_text()) == {"cuda": CUDA}
     assert stat.S_IMODE(os.stat(fact_file).st_mode) == 0o644
     assert stat.S_IMODE(os.stat(fact_file.parent).st_mode) & 0o755 == 0o755
