@@ -40,6 +40,17 @@ def source_fingerprint():
     return digest.hexdigest()
 
 
+def default_cuda():
+    """The newest NVIDIA CUDA toolkit of this machine (/usr/local/cuda-X.Y with bin/nvcc), or None."""
+    found = []
+    for name in os.listdir("/usr/local") if os.path.isdir("/usr/local") else []:
+        path = os.path.join("/usr/local", name)
+        if name.startswith("cuda-") and os.path.isfile(os.path.join(path, "bin", "nvcc")):
+            version = tuple(int(part) for part in name[5:].split(".") if part.isdigit())
+            found.append((version, path))
+    return max(found)[1] if found else None
+
+
 def node_names(count):
     return ["%s%d" % (NODE_PREFIX, index) for index in range(1, count + 1)]
 
@@ -56,8 +67,13 @@ def remove_nodes():
         docker("rm", "-f", *ours, check=False)
 
 
-def start_nodes(names, image, profile):
-    """Start the nodes like the molecule platforms in .config/molecule/config.yml; wait for systemd in each."""
+def start_nodes(names, image, profile, cuda=None):
+    """Start the nodes like the molecule platforms in .config/molecule/config.yml; wait for systemd in each.
+
+    cuda: a CUDA toolkit directory of this machine, mounted read-only at the same path, so cuda_env has a real
+    toolkit to configure and verify as on a GPU host (the node image has none).
+    """
+    extra = ["-v", "%s:%s:ro" % (cuda, cuda)] if cuda else []
     for name in names:
         docker(
             "run", "-d", "--name", name, "--hostname", name,
@@ -66,6 +82,7 @@ def start_nodes(names, image, profile):
             "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
             "-e", "container=docker", "--stop-signal", "SIGRTMIN+3",
             "-v", "%s:/etc/gpufleet-sim/gpus.json:ro" % profile,
+            *extra,
             image, "/sbin/init",
         )  # fmt: skip
     deadline = time.monotonic() + 180
@@ -166,7 +183,7 @@ def run_phase(count, args):
     forks = max(args.forks, 10)
     remove_nodes()
     log("phase %d nodes: starting containers (not timed)" % count)
-    start_nodes(names, args.image, args.profile)
+    start_nodes(names, args.image, args.profile, args.cuda)
     inventory = os.path.join(WORK, "inventory-%d.yml" % count)
     write_inventory(names, inventory)
     report_dir = os.path.join(WORK, "reports-%d" % count)
@@ -307,6 +324,11 @@ def main():
     parser.add_argument("--sizes", default="1,10", help="fleet sizes, one phase each (default 1,10)")
     parser.add_argument("--forks", type=int, default=10, help="ansible-playbook -f (at least 10)")
     parser.add_argument("--profile", default="h100.json", help="GPU profile under tests/simulators/profiles")
+    parser.add_argument(
+        "--cuda",
+        default=default_cuda(),
+        help="a CUDA toolkit mounted into every node (default: the newest /usr/local/cuda-*; '' for none)",
+    )
     args = parser.parse_args()
     args.profile = os.path.join(PROFILES, args.profile)
     if not os.path.isfile(args.profile):
@@ -314,7 +336,10 @@ def main():
     sizes = [int(size) for size in args.sizes.split(",")]
     os.makedirs(WORK, exist_ok=True)
     profile = os.path.basename(args.profile)
-    print("fleet bench: playbooks/site.yml on SIMULATED nodes (GPU profile %s); image %s" % (profile, args.image))
+    print(
+        "fleet bench: playbooks/site.yml on SIMULATED nodes (GPU profile %s, CUDA toolkit %s); image %s"
+        % (profile, args.cuda or "none", args.image)
+    )
     load_at_start = load()
     phases = []
     try:

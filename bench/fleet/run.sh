@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench/fleet: converge playbooks/site.yml on 1 and then on 10 fresh SIMULATED nodes (systemd containers from
 # molecule/image, NVIDIA stack from tests/simulators), then re-run it on each; prints wall times, changed counts and
-# the 10-node / 1-node ratios. Goals: re-run 0 changed; 10-node / 1-node <= 1.5 with forks >= 10.
+# the 10-node / 1-node ratios, and per host the tasks run and the controller's CPU seconds. Each node gets this
+# machine's CUDA toolkit (the newest /usr/local/cuda-*) mounted read-only, so cuda_env configures a real toolkit.
+# Goals: re-run 0 changed; 10-node / 1-node <= 1.5 with forks >= 10; re-run <= 20 tasks per GPU host.
 # Exits non-zero only when a run has failed or unreachable hosts; a missed goal prints "NOT met".
-#   bench/fleet/run.sh [--sizes 1,10] [--forks 10] [--profile h100.json]   (logs, fleet reports: .build/bench-fleet/)
+#   bench/fleet/run.sh [--sizes 1,10] [--forks 10] [--profile h100.json] [--cuda DIR]  (logs: .build/bench-fleet/)
 # Containers are named gpufleet-bench-<n> (never molecule's node names); they are removed at start (stale ones),
 # between phases and on exit, Ctrl-C included. Container boot is not timed: only ansible-playbook is.
 set -euo pipefail
