@@ -70,7 +70,7 @@ def _fragment_options(name, repo):
     prefix = COLLECTION + "."
     if not name.startswith(prefix):
         return {}
-    fragment, _, variant = name[len(prefix) :].partition(".")
+    fragment, _dot, variant = name[len(prefix) :].partition(".")
     path = os.path.join(repo, "plugins", "doc_fragments", fragment + ".py")
     if not os.path.isfile(path):
         raise DocsError("%s: extends_documentation_fragment %s, which does not exist" % (path, name))
