@@ -88,10 +88,11 @@ def _mapping(value):
 
 
 def _runtime(container, present, ready=None):
-    """How containers on the host get its GPUs (Docker's nvidia runtime, CDI specs) and the recorded verdict.
+    """How containers on the host get its GPUs (Docker's nvidia runtime, CDI specs) and whether Docker's do.
 
-    ``ready`` is docker_runtime's verdict (a GPU container listed every GPU), None when it was not checked; the
-    ways are described from the container facts, never judged here.
+    ``ready`` is docker_runtime's verdict (a GPU container listed every GPU; false on a host without Docker), None
+    when it was not checked. The ways are described from the container facts, never judged here: a host whose CDI
+    spec serves podman or containerd says so even when Docker's containers are not ready.
     """
     if not container:
         return {"ready": ready, "docker": None, "nvidia_runtime": None, "cdi_devices": 0, "text": "not gathered"}
@@ -107,22 +108,25 @@ def _runtime(container, present, ready=None):
         ways.append("docker nvidia runtime" + (" + CDI" if docker.get("cdi_enabled") else ""))
     if cdi_devices:
         ways.append(f"CDI ({len(cdi_devices)} device{'' if len(cdi_devices) == 1 else 's'})")
-    if ways:
+    if not docker.get("installed"):
+        docker_state = "no Docker"
+    elif not daemon:
+        docker_state = "docker daemon not running"
+    elif not nvidia_runtime:
+        docker_state = "docker lacks the nvidia runtime"
+    else:
+        docker_state = "GPU container check failed"
+    if not present:
+        text = "-"
+    elif ways:
         text = ", ".join(ways)
         if ready is False:
-            text += "; GPU container check FAILED"
-        elif ready is None and present:
+            text += f"; Docker: {docker_state}"
+        elif ready is None:
             text += " (not checked)"
-    elif not present:
-        text = "-"
-    elif docker.get("installed") and not daemon:
-        text = "no: docker daemon not running"
-    elif docker.get("installed"):
-        text = "no: docker lacks the nvidia runtime, no CDI spec"
     else:
-        text = "no: no CDI spec"
-    if ready is None and present and not ways:
-        ready = False  # no nvidia runtime and no CDI spec: no container can get a GPU, checked or not
+        text = f"no: {docker_state if docker.get('installed') else 'no Docker'}, no CDI spec"
+        ready = False if ready is None else ready  # no way at all: no container can get a GPU, checked or not
     return {
         "ready": ready if present else None,
         "docker": daemon,

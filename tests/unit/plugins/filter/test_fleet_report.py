@@ -167,6 +167,9 @@ def test_hosts_sorted_with_health_runtime_cuda_and_burnin(fleet):
     assert b["faulty"] == ["GPU1: row_remap_pending; hw_slowdown active"]
     # A CDI spec but no verdict of docker_runtime: a way exists, nobody checked it.
     assert b["runtime"]["ready"] is None and b["runtime"]["text"] == "CDI (1 device) (not checked)"
+    # docker_runtime's verdict on a host without Docker: not ready for Docker, the CDI spec still described.
+    no_docker = fleet_report(["gpu-b"], hostvars_for(fleet, {"gpu-b": False}))["hosts"][0]["runtime"]
+    assert no_docker["ready"] is False and no_docker["text"] == "CDI (1 device); Docker: no Docker"
 
 
 def test_the_report_reads_the_recorded_outlier_verdict(fleet):
@@ -270,7 +273,7 @@ def test_report_ignores_volatile_readings(fleet):
             {"docker": {"installed": True, "daemon_running": False}, "cdi": {"devices": []}},
             True,
             False,
-            "no: docker daemon not running",
+            "no: docker daemon not running, no CDI spec",
         ),
         (
             {"docker": {"installed": True, "daemon_running": True, "runtimes": ["runc"]}, "cdi": {}},
@@ -278,7 +281,7 @@ def test_report_ignores_volatile_readings(fleet):
             False,
             "no: docker lacks the nvidia runtime, no CDI spec",
         ),
-        ({"docker": {"installed": False}, "cdi": {"devices": []}}, True, False, "no: no CDI spec"),
+        ({"docker": {"installed": False}, "cdi": {"devices": []}}, True, False, "no: no Docker, no CDI spec"),
         (
             {"docker": {"installed": True, "daemon_running": True, "runtimes": ["nvidia"]}, "cdi": {}},
             True,
