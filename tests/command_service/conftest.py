@@ -3,9 +3,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Fixtures running the real command service as subprocesses against the simulated Ollama server on loopback."""
 
+import sys
+
 import pytest
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import command_queue as cq
-from ansible_collections.gpufleet.nvidia.tests.command_service.harness import Daemon, OllamaSim
+from ansible_collections.gpufleet.nvidia.tests.command_service.harness import PROJECT, Daemon, OllamaSim
+
+# The tests import the package (gpufleet_command) and its wheel builder from the source tree, as the daemon
+# subprocesses do through PYTHONPATH; test_package.py checks the built wheel itself.
+if PROJECT not in sys.path:
+    sys.path.insert(0, PROJECT)
 
 
 @pytest.fixture(scope="session")

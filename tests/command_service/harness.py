@@ -16,9 +16,12 @@ import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SIM_SERVER = os.path.join(REPO, "tests", "ollama_sim", "server.py")
+# The command service distribution: pyproject.toml, wheel_builder.py and the gpufleet_command package.
+PROJECT = os.path.join(REPO, "files", "gpufleet-command")
 ENV = dict(
     os.environ,
-    PYTHONPATH=os.pathsep.join([os.path.join(REPO, ".build", "collections"), os.path.join(REPO, "files")]),
+    # The package from its source tree, its module_utils from the checkout (the wheel carries the same files).
+    PYTHONPATH=os.pathsep.join([os.path.join(REPO, ".build", "collections"), PROJECT]),
     PYTHONUNBUFFERED="1",
 )
 

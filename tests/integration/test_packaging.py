@@ -42,8 +42,11 @@ MUST_SHIP = [
     "meta/execution-environment.yml",
     "requirements.txt",
     "bindep.txt",
-    # Deployed by the command_service role from the installed collection.
-    "files/gpufleet_command/requirements.txt",
+    # The command service distribution the command_service role builds its wheel from on the controller.
+    "files/gpufleet-command/pyproject.toml",
+    "files/gpufleet-command/wheel_builder.py",
+    "files/gpufleet-command/requirements.txt",
+    "files/gpufleet-command/gpufleet_command/service.py",
 ]
 # Repository tooling that build_ignore must keep out (a top-level name: the directory or the file itself).
 MUST_NOT_SHIP = [
@@ -225,6 +228,19 @@ def test_installed_module_runs(installed):
     assert (status.strip(), arrow) == ("localhost | SUCCESS", " => "), proc.stdout
     gpu = json.loads(result)["ansible_facts"]["gpu"]
     assert "toolkits" in gpu["cuda"]
+
+
+def test_installed_copy_builds_the_command_service_wheel(installed, workdir):
+    """What the command_service role runs on the controller, from the installed collection alone: the same wheel, byte
+    for byte, as the checkout builds (the tarball carries the distribution and the module_utils it imports)."""
+    collections, env = installed
+    builds = {}
+    for name, root in (("installed", collections / "ansible_collections" / "gpufleet" / "nvidia"), ("checkout", REPO)):
+        builder = Path(root, "files", "gpufleet-command", "wheel_builder.py")
+        proc = run([sys.executable, str(builder), "--wheel-dir", str(workdir / ("wheel-" + name))], workdir, env)
+        builds[name] = json.loads(proc.stdout)
+    assert builds["installed"]["sha256"] == builds["checkout"]["sha256"]
+    assert builds["installed"]["module_utils"] == ["_command", "command_queue", "nvml"]
 
 
 @pytest.mark.parametrize("playbook", PLAYBOOKS)

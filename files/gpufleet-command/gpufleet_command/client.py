@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Client for the command queue, as a CLI and a small Python API.
 
-    python3 -m gpufleet_command.client --root DIR submit COMMAND [--model NAME] [--timeout S] [--secret-file F]
+    gpufleet-command --root DIR submit COMMAND [--model NAME] [--timeout S] [--secret-file F]
+    python3 -m gpufleet_command.client ...             (the same)
 
 prints the response JSON; exit status 0 when the command succeeded, 1 when it failed, 2 on timeout or bad usage.
 
@@ -19,6 +20,7 @@ import sys
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import command_queue as cq
 
+PROG = "gpufleet-command"
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
 EXIT_TIMEOUT_OR_USAGE = 2
@@ -48,7 +50,7 @@ class CommandClient:
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="gpufleet_command.client", description="GPU command queue client")
+    parser = argparse.ArgumentParser(prog=PROG, description="GPU command queue client")
     parser.add_argument("--root", required=True, help="queue root directory")
     sub = parser.add_subparsers(dest="action", required=True)
     submit = sub.add_parser("submit", help="submit a command and print its response")
@@ -71,10 +73,10 @@ def main(argv=None):
         command_id = client.submit(args.command, args.model_name, args.command_id)
         response = client.wait(command_id, args.timeout)
     except (cq.CommandQueueError, OSError) as exc:
-        sys.stderr.write("gpufleet_command.client: %s\n" % exc)
+        sys.stderr.write("%s: %s\n" % (PROG, exc))
         return EXIT_TIMEOUT_OR_USAGE
     if response is None:
-        sys.stderr.write("gpufleet_command.client: no response for %s within %ss\n" % (command_id, args.timeout))
+        sys.stderr.write("%s: no response for %s within %ss\n" % (PROG, command_id, args.timeout))
         return EXIT_TIMEOUT_OR_USAGE
     sys.stdout.write(json.dumps(response, ensure_ascii=False, sort_keys=True) + "\n")
     return EXIT_SUCCESS if response.get("success") is True else EXIT_FAILED

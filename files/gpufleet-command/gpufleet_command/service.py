@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The command service daemon: claim queued commands, run them against Ollama, write responses.
 
-    python3 -m gpufleet_command.service --root DIR [--ollama-url URL] [--config FILE] [--worker-id ID]
+    gpufleet-command-service --root DIR [--ollama-url URL] [--config FILE] [--worker-id ID] [--check-config]
+    python3 -m gpufleet_command.service ...            (the same)
 
 Several workers (on one or many hosts) may share a root. New files are noticed through inotify (watchdog) when it
 is available and by a full rescan every ``rescan_interval`` seconds in any case, because inotify sees nothing that
@@ -15,7 +16,6 @@ import json
 import os
 import random
 import signal
-import socket
 import stat
 import sys
 import threading
@@ -23,6 +23,7 @@ import time
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import command_queue as cq
 
+from .config import DEFAULTS, ConfigError, check_report, load_config
 from .ollama_backend import OllamaBackend
 
 try:
@@ -44,84 +45,10 @@ except ImportError:  # periodic rescans alone still work, just slower to notice
     Observer = None
     HAS_WATCHDOG = False
 
-try:
-    import yaml
-
-    HAS_YAML = True
-except ImportError:
-    yaml = None
-    HAS_YAML = False
-
-DEFAULTS = {
-    "root": None,
-    "ollama_url": "http://127.0.0.1:11434",
-    "worker_id": None,
-    "rescan_interval": 1.0,
-    "lease_timeout": 300.0,
-    "command_timeout": 600.0,
-    "secret_file": None,
-    "retention_days": 7,
-    "log_format": "json",
-}
 RETENTION_EVERY = 3600.0
 # A command file that is not valid JSON yet is given this long (by its mtime) before it is rejected: a writer that
 # ignores the protocol and writes in place, instead of renaming a finished temp file, may still be writing it.
 PARTIAL_WRITE_GRACE = 2.0
-
-
-class ConfigError(Exception):
-    pass
-
-
-def default_worker_id():
-    host = "".join(c if c.isalnum() or c in "_.-" else "_" for c in socket.gethostname()) or "host"
-    return "%s-%d" % (host.lstrip("."), os.getpid())
-
-
-def load_config(args):
-    """Merge defaults, the YAML config file and the command line (which wins). Raises ConfigError."""
-    config = dict(DEFAULTS)
-    if args.config:
-        if not HAS_YAML:
-            raise ConfigError("--config needs PyYAML, which is not installed")
-        try:
-            with open(args.config, encoding="utf-8") as handle:
-                loaded = yaml.safe_load(handle) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError("cannot read config %s: %s" % (args.config, exc)) from None
-        if not isinstance(loaded, dict):
-            raise ConfigError("config %s must be a mapping" % args.config)
-        unknown = sorted(set(loaded) - set(DEFAULTS))
-        if unknown:
-            raise ConfigError("config %s has unknown keys: %s" % (args.config, ", ".join(unknown)))
-        config.update({k: v for k, v in loaded.items() if v is not None})
-    for key in ("root", "ollama_url", "worker_id", "secret_file", "log_format"):
-        value = getattr(args, key, None)
-        if value is not None:
-            config[key] = value
-    for key in ("rescan_interval", "lease_timeout", "command_timeout"):
-        value = getattr(args, key, None)
-        if value is not None:
-            config[key] = value
-        try:
-            config[key] = float(config[key])
-        except (TypeError, ValueError):
-            raise ConfigError("%s must be a number" % key) from None
-        if config[key] <= 0:
-            raise ConfigError("%s must be positive" % key)
-    try:
-        config["retention_days"] = float(config["retention_days"])
-    except (TypeError, ValueError):
-        raise ConfigError("retention_days must be a number") from None
-    if not config["root"]:
-        raise ConfigError("no queue root: give --root or root in the config file")
-    config["worker_id"] = config["worker_id"] or default_worker_id()
-    error = cq.command_id_error(config["worker_id"])
-    if error:
-        raise ConfigError("worker_id: %s" % error.replace("command_id", "worker_id"))
-    if config["log_format"] not in ("json", "text"):
-        raise ConfigError("log_format must be json or text")
-    return config
 
 
 class Logger:
@@ -371,8 +298,12 @@ class CommandService:
         cq.move_to(self.root, path, cq.FAILED_DIR, reason=reason)
 
 
+PROG = "gpufleet-command-service"
+EXIT_CONFIG = 2
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="gpufleet_command.service", description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.strip().splitlines()[0])
     parser.add_argument("--root", help="queue root directory (config: root)")
     parser.add_argument(
         "--ollama-url", dest="ollama_url", help="Ollama API base URL (default %s)" % DEFAULTS["ollama_url"]
@@ -384,17 +315,35 @@ def build_parser():
     parser.add_argument("--lease-timeout", dest="lease_timeout", type=float)
     parser.add_argument("--command-timeout", dest="command_timeout", type=float)
     parser.add_argument("--log-format", dest="log_format", choices=("json", "text"))
+    parser.add_argument(
+        "--check-config",
+        dest="check_config",
+        action="store_true",
+        help="validate the configuration (file and options) without starting: print the settings and the queue "
+        "directories as JSON and exit 0, or name the file and the problem on stderr and exit %d" % EXIT_CONFIG,
+    )
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    overrides = {key: getattr(args, key, None) for key in DEFAULTS}
     try:
-        config = load_config(args)
+        config = load_config(args.config, overrides)
+    except ConfigError as exc:
+        if args.check_config:
+            sys.stderr.write("%s: invalid configuration: %s\n" % (PROG, exc))
+        else:
+            Logger("-")("config_error", level="error", config=args.config, error=str(exc))
+        return EXIT_CONFIG
+    if args.check_config:
+        sys.stdout.write(json.dumps(check_report(config, args.config), sort_keys=True) + "\n")
+        return 0
+    try:
         service = CommandService(config)
-    except (ConfigError, cq.CommandQueueError, OSError) as exc:
-        Logger("-")("config_error", level="error", error=str(exc))
-        return 2
+    except (cq.CommandQueueError, OSError) as exc:
+        Logger("-")("config_error", level="error", config=args.config, error=str(exc))
+        return EXIT_CONFIG
     signal.signal(signal.SIGTERM, service.request_stop)
     signal.signal(signal.SIGINT, service.request_stop)
     try:
