@@ -12,9 +12,11 @@ TEST DOUBLES, labelled, first on the PATH the play runs with:
   ld.so.conf.d file names plus the root's multiarch directory (the real one would rebuild this machine's cache);
 - `bash -lc CMD` is a login shell of the root: systemd's default PATH under the root (then this machine's /usr/bin
   and /bin for ls and cat), then the rendered profile script (a real login shell reads this machine's /etc/profile).
-Everything else is real, verify.yml included: the templates, the CUDA home of links, idempotence, check mode, and the
-early failure for cuda_env_services on a host without systemd (molecule/cuda_env and molecule/real_userland run the
-role on real nodes).
+Everything else is real, verify.yml (the cuda_env_check module) included: the templates, the CUDA home of links,
+idempotence, check mode, the task budget of an idempotent run, every --tags/--skip-tags selection, and the early
+failure for cuda_env_services on a host without systemd (molecule/cuda_env and molecule/real_userland run the role on
+real nodes). After a run that changed something the role gathers the cuda facts again with the real gpu_facts, which
+sees this machine rather than the fake root; it is the role's last task, so nothing decides from them.
 """
 
 import json
@@ -56,6 +58,7 @@ PLAYBOOK = """---
     - name: Load the CUDA facts of the fake root
       gpufleet_test_cuda_facts:
         path: "{{ test_facts_file }}"
+      tags: [always]
   roles:
     - role: gpufleet.nvidia.cuda_env
 """
@@ -114,7 +117,7 @@ class Host:
     def facts(self):
         return discover_under(self.root, ldconfig=self.ldconfig)
 
-    def run(self, check=False, **role_vars):
+    def run(self, check=False, args=(), **role_vars):
         facts_file = self.tmp / "facts.json"
         facts_file.write_text(json.dumps(self.facts()))
         extra = {
@@ -134,7 +137,7 @@ class Host:
         inventory = self.tmp / "inventory.ini"
         inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={VENV_BIN}/python\n")
         argv = [f"{VENV_BIN}/ansible-playbook", str(self.tmp / "play.yml"), "-i", str(inventory)]
-        argv += ["-e", f"@{extra_file}"] + (["--check"] if check else [])
+        argv += ["-e", f"@{extra_file}"] + (["--check"] if check else []) + list(args)
         env = ansible_env(path_env=self.path_env)
         proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False)
         match = re.search(r"^localhost\s+:\s+(ok=.*)$", proc.stdout, re.MULTILINE)
@@ -281,7 +284,7 @@ def test_the_home_is_never_built_in_someone_elses_directory(host):
     (host.home / "README").write_text("mine\n")
     proc, counts = host.run()
     assert proc.returncode != 0
-    assert "exists and was not made by this role" in proc.stdout
+    assert "exists and was not made by the cuda_env role" in proc.stdout
     assert sorted(p.name for p in host.home.iterdir()) == ["README"]
 
     # an NVIDIA toolkit chosen: a directory without the role's mark is not removed either
@@ -297,3 +300,83 @@ def test_bad_home_dir_is_named(host):
     assert proc.returncode != 0
     assert "cuda_env_home_dir=/opt: the CUDA home directory '/opt' is too close to /" in proc.stdout
     assert Path("/opt").exists()
+
+
+def role_tasks_run(proc, counts):
+    """Tasks of the role that were ok or changed: the recap's, less the fact loader and the argument validation."""
+    ok(proc, counts)
+    return counts["ok"] - 2
+
+
+def test_an_idempotent_run_is_short_and_still_checks_everything(host):
+    """Issue 14 §4: at most 8 tasks on a distribution-layout host, 6 on NVIDIA's, and verify still runs."""
+    debian_cuda(host.root)
+    nvidia_cuda(host.root)
+    ok(*host.run())
+    proc, counts = host.run()
+    assert counts["changed"] == 0 and role_tasks_run(proc, counts) <= 8, proc.stdout[-6000:]
+    assert "Check the CUDA environment as an operator would" in proc.stdout
+    # nothing changed: the facts are not gathered again
+    assert re.search(
+        r"TASK \[gpufleet.nvidia.cuda_env : Gather the CUDA facts again after a change\] \**\n(?!ok|changed)",
+        proc.stdout,
+    )
+
+    ok(*host.run(cuda_env_version="12.4"))
+    proc, counts = host.run(cuda_env_version="12.4")
+    assert counts["changed"] == 0 and role_tasks_run(proc, counts) <= 6, proc.stdout[-6000:]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--skip-tags", "cuda_env_verify"], ["--skip-tags", "cuda_env_home"], ["--tags", "cuda_env_configure"]],
+    ids=["skip-verify", "skip-home", "only-configure"],
+)
+def test_every_tag_selection_takes_the_same_decisions(host, args):
+    """Issue 14 §1: the decisions do not depend on tags (`--skip-tags cuda_env_verify` once failed with
+    "_cuda_env_toolkit is undefined")."""
+    debian_cuda(host.root)
+    home_12_4 = nvidia_cuda(host.root)
+    ok(*host.run())
+    # the selection alone on a converged host: nothing to do, nothing failing
+    proc, counts = host.run(args=args)
+    ok(proc, counts)
+    assert counts["changed"] == 0, proc.stdout[-6000:]
+    assert ("Check the CUDA environment as an operator would" in proc.stdout) is (
+        args[0] == "--skip-tags" and "verify" not in args[1]
+    )
+
+    # a new pin applied with the selection alone
+    proc, counts = host.run(args=args, cuda_env_version="12.4")
+    ok(proc, counts)
+    assert host.login()["CUDA_HOME"] == str(home_12_4)
+    assert host.env_values()["CUDA_HOME"] == f'"{home_12_4}"'
+    if args != ["--skip-tags", "cuda_env_home"]:
+        assert not host.home.exists()  # the home of links goes with the distribution's toolkit
+    # and checked afterwards with verify alone
+    proc, counts = host.run(args=["--tags", "cuda_env_verify"], cuda_env_version="12.4")
+    ok(proc, counts)
+    assert counts["changed"] == 0 and "Check the CUDA environment as an operator would" in proc.stdout
+
+    # the clear errors whatever the selection
+    proc, _counts = host.run(args=args, cuda_env_version="10.2")
+    assert proc.returncode != 0
+    assert "cuda_env_version=10.2: CUDA 10.2 is not installed" in proc.stdout, proc.stdout[-4000:]
+    proc, _counts = host.run(args=args, cuda_env_home_dir="/opt")
+    assert proc.returncode != 0
+    assert "cuda_env_home_dir=/opt: the CUDA home directory '/opt' is too close to /" in proc.stdout
+
+
+def test_verify_names_what_is_wrong(host):
+    debian_cuda(host.root)
+    home_12_4 = nvidia_cuda(host.root)
+    ok(*host.run(cuda_env_version="12.4"))
+    # someone breaks the toolkit's nvcc and the linker's file after the role ran
+    (home_12_4 / "bin" / "nvcc").write_text("#!/bin/sh\necho 'nvcc: broken' >&2\nexit 1\n")
+    host.ld_conf.write_text("# emptied by hand\n")
+    proc, counts = host.run(args=["--tags", "cuda_env_verify"], cuda_env_version="12.4")
+    assert proc.returncode != 0 and counts.get("failed") == 1
+    assert "2 of 6 checks of the CUDA environment failed" in proc.stdout, proc.stdout[-4000:]
+    assert f"`ldconfig -p` lists no libcudart from {home_12_4}/lib64" in proc.stdout
+    assert "check " in proc.stdout and str(host.ld_conf) in proc.stdout
+    assert "$CUDA_HOME/bin/nvcc --version: rc 1, nvcc: broken (expected 'release 12.4,')" in proc.stdout
