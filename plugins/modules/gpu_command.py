@@ -66,10 +66,7 @@ options:
 notes:
   - The module fails when the command fails (the response has RV(response.success=false)) or when no response
     comes within O(timeout) seconds; the response is returned in both cases when there is one.
-seealso:
-  - name: Command queue protocol
-    description: The file protocol, described in the collection's README.
-    link: https://github.com/gpufleet/gpufleet.nvidia#command-queue-protocol
+  - The file protocol is described in the collection's C(README.md), section "Command queue protocol".
 """
 
 EXAMPLES = r"""

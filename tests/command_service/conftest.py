@@ -16,17 +16,17 @@ if PROJECT not in sys.path:
 
 
 @pytest.fixture(scope="session")
-def ollama_sim():
-    sim = OllamaSim()
-    yield sim
-    sim.close()
+def ollama_server():
+    server = OllamaSim()
+    yield server
+    server.close()
 
 
 @pytest.fixture
-def sim(ollama_sim):
-    ollama_sim.reset()
-    yield ollama_sim
-    ollama_sim.reset()
+def ollama_sim(ollama_server):
+    ollama_server.reset()
+    yield ollama_server
+    ollama_server.reset()
 
 
 @pytest.fixture
@@ -35,13 +35,13 @@ def queue_root(tmp_path):
 
 
 @pytest.fixture
-def start_daemon(tmp_path, sim):
+def start_daemon(tmp_path, ollama_sim):
     started = []
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
 
     def start(root, worker_id="w1", *extra, url=None, wait=True):
-        daemon = Daemon(root, url or sim.url, worker_id, str(log_dir), "--rescan-interval", "0.2", *extra)
+        daemon = Daemon(root, url or ollama_sim.url, worker_id, str(log_dir), "--rescan-interval", "0.2", *extra)
         started.append(daemon)
         return daemon.wait_started() if wait else daemon
 

@@ -21,9 +21,9 @@ COMMANDS = 1000
 BATCH = 25
 
 
-def test_chaos_kill9_loses_nothing(queue_root, start_daemon, sim):
+def test_chaos_kill9_loses_nothing(queue_root, start_daemon, ollama_sim):
     rng = random.Random(int(os.environ.get("CHAOS_SEED", "0")) or None)
-    sim.mode(pull_delay=0.01)  # a pull spans ~80 ms, so some kills land in the middle of one
+    ollama_sim.mode(pull_delay=0.01)  # a pull spans ~80 ms, so some kills land in the middle of one
     lease = ("--lease-timeout", "2")  # short, yet long enough that a busy CI machine does not expire live workers
     workers = {"cw%d" % i: start_daemon(queue_root, "cw%d" % i, *lease) for i in range(WORKERS)}
     all_daemons = list(workers.values())
@@ -121,7 +121,7 @@ def test_chaos_kill9_loses_nothing(queue_root, start_daemon, sim):
             interrupted.update(unfinished)
     assert max(finished.values()) == 1, "a response is written once per id"
     assert sum(interrupted.values()) <= len(kills)
-    executions = sim.stats()["executions"]
+    executions = ollama_sim.stats()["executions"]
     reruns = 0
     for command_id, (command, model) in submitted.items():
         if command not in cq.MUTATING_COMMANDS:

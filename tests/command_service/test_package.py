@@ -260,7 +260,7 @@ def test_console_scripts_check_config(installed, tmp_path):
     assert refused.stderr.startswith("gpufleet-command-service: invalid configuration: config %s: worker_id" % bad)
 
 
-def test_console_scripts_round_trip(installed, tmp_path, sim):
+def test_console_scripts_round_trip(installed, tmp_path, ollama_sim):
     root = str(tmp_path / "queue")
     bindir = os.path.join(installed["venv"], "bin")
     log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - open for the process lifetime
@@ -270,7 +270,7 @@ def test_console_scripts_round_trip(installed, tmp_path, sim):
             "--root",
             root,
             "--ollama-url",
-            sim.url,
+            ollama_sim.url,
             "--worker-id",
             "w1",
         ],

@@ -21,8 +21,8 @@ def ask(root, command, model=None, timeout=10, secret=None):
     return cq.submit_and_wait(root, command, model, timeout=timeout, secret=secret)[1]
 
 
-def executions(sim, endpoint, model):
-    return sim.stats()["executions"].get("%s %s" % (endpoint, model), 0)
+def executions(ollama_sim, endpoint, model):
+    return ollama_sim.stats()["executions"].get("%s %s" % (endpoint, model), 0)
 
 
 def drop_file(root, name, content):
@@ -66,11 +66,11 @@ def test_round_trip_every_command(queue_root, start_daemon, command, model, chec
     assert wait_until(lambda: os.listdir(done) == [response["command_id"] + ".json"]), os.listdir(done)
 
 
-def test_pull_then_list_sees_model(queue_root, start_daemon, sim):
+def test_pull_then_list_sees_model(queue_root, start_daemon, ollama_sim):
     start_daemon(queue_root)
     assert ask(queue_root, "pull_model", "newmodel:7b")["success"]
     assert "newmodel:7b" in [m["model"] for m in ask(queue_root, "list_models")["models"]]
-    assert executions(sim, "pull", "newmodel:7b") == 1
+    assert executions(ollama_sim, "pull", "newmodel:7b") == 1
 
 
 @pytest.mark.parametrize(
@@ -83,12 +83,12 @@ def test_pull_then_list_sees_model(queue_root, start_daemon, sim):
         ("list_models", None, {"slow": 3}, "ollama request failed: ReadTimeout"),
     ],
 )
-def test_ollama_error_modes(queue_root, start_daemon, sim, command, model, mode, error):
+def test_ollama_error_modes(queue_root, start_daemon, ollama_sim, command, model, mode, error):
     start_daemon(queue_root, "w1", "--command-timeout", "1")
-    sim.mode(**mode)
+    ollama_sim.mode(**mode)
     response = ask(queue_root, command, model)
     assert response["success"] is False and error in response["error"], response
-    sim.reset()
+    ollama_sim.reset()
     assert ask(queue_root, "version")["success"]  # the daemon keeps going
 
 
@@ -147,7 +147,7 @@ def test_bad_inputs_are_rejected_and_daemon_survives(queue_root, start_daemon, t
     assert daemon.proc.poll() is None
 
 
-def test_restart_durability_and_idempotency(queue_root, start_daemon, sim):
+def test_restart_durability_and_idempotency(queue_root, start_daemon, ollama_sim):
     # Commands queued while no daemon runs are answered once one starts.
     ids = [cq.submit(queue_root, cq.new_command("pull_model", "durable-%d" % i)) for i in range(5)]
     daemon = start_daemon(queue_root)
@@ -160,39 +160,39 @@ def test_restart_durability_and_idempotency(queue_root, start_daemon, sim):
     start_daemon(queue_root, "w2")
     assert wait_until(lambda: cq.list_command_names(queue_root) == [])
     time.sleep(0.3)
-    assert executions(sim, "pull", "durable-0") == 1
+    assert executions(ollama_sim, "pull", "durable-0") == 1
     assert cq.read_response(queue_root, ids[0]) == first
 
 
-def test_claims_of_a_killed_worker_are_requeued(queue_root, start_daemon, sim):
-    sim.mode(pull_delay=0.5)
+def test_claims_of_a_killed_worker_are_requeued(queue_root, start_daemon, ollama_sim):
+    ollama_sim.mode(pull_delay=0.5)
     victim = start_daemon(queue_root, "victim", "--lease-timeout", "1")
     command_id = cq.submit(queue_root, cq.new_command("pull_model", "orphan:1b"))
-    assert wait_until(lambda: executions(sim, "pull", "orphan:1b") == 1)
+    assert wait_until(lambda: executions(ollama_sim, "pull", "orphan:1b") == 1)
     victim.kill9()
-    sim.mode(pull_delay=0)
+    ollama_sim.mode(pull_delay=0)
     start_daemon(queue_root, "rescuer", "--lease-timeout", "1")
     response = cq.wait_for_response(queue_root, command_id, 15)
     assert response["success"] is True
-    assert executions(sim, "pull", "orphan:1b") == 2  # re-run once: its worker died in the middle of it
+    assert executions(ollama_sim, "pull", "orphan:1b") == 2  # re-run once: its worker died in the middle of it
 
 
-def test_restart_with_same_worker_id_requeues_at_once(queue_root, start_daemon, sim):
-    sim.mode(pull_delay=0.5)
+def test_restart_with_same_worker_id_requeues_at_once(queue_root, start_daemon, ollama_sim):
+    ollama_sim.mode(pull_delay=0.5)
     victim = start_daemon(queue_root, "same", "--lease-timeout", "300")
     command_id = cq.submit(queue_root, cq.new_command("pull_model", "again:1b"))
-    assert wait_until(lambda: executions(sim, "pull", "again:1b") == 1)
+    assert wait_until(lambda: executions(ollama_sim, "pull", "again:1b") == 1)
     victim.kill9()
-    sim.mode(pull_delay=0)
+    ollama_sim.mode(pull_delay=0)
     start_daemon(queue_root, "same", "--lease-timeout", "300")
     assert cq.wait_for_response(queue_root, command_id, 10)["success"] is True
 
 
-def test_sigterm_finishes_command_in_hand(queue_root, start_daemon, sim):
-    sim.mode(pull_delay=0.3)
+def test_sigterm_finishes_command_in_hand(queue_root, start_daemon, ollama_sim):
+    ollama_sim.mode(pull_delay=0.3)
     daemon = start_daemon(queue_root)
     command_id = cq.submit(queue_root, cq.new_command("pull_model", "slowpull:1b"))
-    assert wait_until(lambda: executions(sim, "pull", "slowpull:1b") == 1)
+    assert wait_until(lambda: executions(ollama_sim, "pull", "slowpull:1b") == 1)
     daemon.proc.send_signal(signal.SIGTERM)
     assert daemon.terminate() == 0
     assert cq.read_response(queue_root, command_id)["success"] is True
@@ -222,14 +222,14 @@ def test_signed_commands_required_with_secret(queue_root, start_daemon, tmp_path
     assert response["success"] is False and "signature" in response["error"]
 
 
-def test_config_file_and_cli_override(queue_root, start_daemon, tmp_path, sim):
+def test_config_file_and_cli_override(queue_root, start_daemon, tmp_path, ollama_sim):
     config = tmp_path / "command-service.yml"
     config.write_text(
         "root: %s\nollama_url: http://127.0.0.1:9\nworker_id: fromconfig\nrescan_interval: 0.5\n" % queue_root
     )
-    daemon = start_daemon(queue_root, "fromcli", "--config", str(config), url=sim.url)
+    daemon = start_daemon(queue_root, "fromcli", "--config", str(config), url=ollama_sim.url)
     started = next(e for e in daemon.events() if e["event"] == "started")
-    assert started["worker"] == "fromcli" and started["ollama_url"] == sim.url
+    assert started["worker"] == "fromcli" and started["ollama_url"] == ollama_sim.url
     assert started["rescan_interval"] == 0.2  # the fixture's flag beats the file
     assert ask(queue_root, "version")["success"]
 

@@ -45,7 +45,7 @@ def test_sshfs_mount_hides_new_files(sshfs_queue):
         pytest.skip("this sshfs did not cache the listing; the service test below still ran")
 
 
-def test_service_on_sshfs_answers_server_side_commands(sshfs_queue, start_daemon, sim):
+def test_service_on_sshfs_answers_server_side_commands(sshfs_queue, start_daemon, ollama_sim):
     export, mount = sshfs_queue
     start_daemon(mount, "nfsworker", "--rescan-interval", "0.5")
     started = time.monotonic()
