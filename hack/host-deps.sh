@@ -11,6 +11,7 @@ command -v make >/dev/null 2>&1 || need_pkgs+=(make)
 # tests/command_service mounts the queue through sshfs over a private sshd on loopback.
 command -v sshfs >/dev/null 2>&1 || need_pkgs+=(sshfs)
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)  # tests/integration opens fleet.html in headless Chromium
 # python3 -m venv needs ensurepip; pyenv/python.org builds have it, Debian's python3 needs python3-venv.
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 

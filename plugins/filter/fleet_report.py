@@ -57,10 +57,20 @@ _value:
     summary:
       description:
         - Counts - C(hosts), C(hosts_with_gpus), C(gpus), C(faulty_gpus), C(faulty_hosts) (names),
-          C(runtime_ready_hosts), C(burnin_passed_hosts), C(burnin_failed_hosts) (names), C(unreachable_hosts)
-          (names), C(models) (GPU count per model) and C(healthy) (no faulty GPU, no failed burn-in, every host
-          reported).
+          C(runtime_ready_hosts), C(runtime_not_ready_hosts) (names, where docker_runtime found that containers do
+          not get the GPUs), C(burnin_passed_hosts), C(burnin_failed_hosts) (names), C(unreachable_hosts) (names),
+          C(models) (GPU count per model) and C(healthy) (no faulty GPU, no failed burn-in, every host reported).
       type: dict
+    problems:
+      description:
+        - What makes the fleet unhealthy and where, sorted by host and GPU - one entry per GPU that is faulty or
+          failed its burn-in, per host whose burn-in failed without a failing GPU, and per host without facts.
+        - Each has C(host), C(gpu) (the index, V(null) for the host as a whole), C(uuid), C(model), C(faulty) (the
+          GPU's health reasons), C(burnin) (why its burn-in failed, as recorded), C(outlier) (it failed as an outlier
+          of its model) and C(error) (why the host gave no facts).
+        - Read from the verdicts above, never judged again; RV(_value.hosts) still holds every host.
+      type: list
+      elements: dict
     hosts:
       description:
         - One entry per host, sorted by name - C(host), C(reported), C(present), C(count), C(models), C(groups) (from
@@ -226,6 +236,44 @@ def _burnin_section(burn_rows, tolerances):
     }
 
 
+def _host_problems(host, host_rows):
+    """The problems of one host entry: per GPU that is faulty or failed its burn-in, else the host's own."""
+    if not host["reported"]:
+        return [_problem(host["host"], error=host["error"])]
+    by_uuid = {}
+    for gpu in host["gpus"]:
+        if not gpu["healthy"]:
+            by_uuid[gpu["uuid"]] = _problem(
+                host["host"], gpu=gpu["index"], uuid=gpu["uuid"], model=gpu["name"], faulty=gpu["health"]
+            )
+    for row in host_rows:
+        if row["verdict"] == "pass":
+            continue
+        problem = by_uuid.setdefault(
+            row["uuid"], _problem(host["host"], gpu=row["index"], uuid=row["uuid"], model=row["name"])
+        )
+        problem["burnin"] = row["reasons"] or ["failed"]
+        problem["outlier"] = row["outlier"]
+    problems = sorted(by_uuid.values(), key=lambda item: item["gpu"] if item["gpu"] is not None else -1)
+    if host["burnin"]["verdict"] == "FAIL" and not any(problem["burnin"] for problem in problems):
+        # A run that failed before judging any GPU (no interpreter, a crash): the recorded lines say why.
+        problems.insert(0, _problem(host["host"], burnin=host["burnin"]["failing"]))
+    return problems
+
+
+def _problem(host, gpu=None, uuid=None, model=None, faulty=(), burnin=(), error=None):
+    return {
+        "host": host,
+        "gpu": gpu,
+        "uuid": uuid,
+        "model": model,
+        "faulty": list(faulty),
+        "burnin": list(burnin),
+        "outlier": False,
+        "error": error,
+    }
+
+
 def build_fleet_report(entries):
     """The fleet report document (see RETURN) from per-host entries of gpu facts and the gpufleet local fact."""
     if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)):
@@ -237,6 +285,7 @@ def build_fleet_report(entries):
     burn_rows = []
     tolerances = []
     hosts = []
+    problems = []
     for entry in sorted(entries, key=lambda item: str(item["host"])):
         name = str(entry["host"])
         gpu = _mapping(entry.get("gpu"))
@@ -286,6 +335,7 @@ def build_fleet_report(entries):
                 "gpus": gpus,
             }
         )
+        problems.extend(_host_problems(hosts[-1], host_rows))
 
     models = {}
     for host in hosts:
@@ -298,13 +348,19 @@ def build_fleet_report(entries):
         "faulty_gpus": sum(len(host["faulty"]) for host in hosts),
         "faulty_hosts": [host["host"] for host in hosts if host["health"] == "FAULTY"],
         "runtime_ready_hosts": sum(1 for host in hosts if host["runtime"]["ready"]),
+        "runtime_not_ready_hosts": [host["host"] for host in hosts if host["runtime"]["ready"] is False],
         "burnin_passed_hosts": sum(1 for host in hosts if host["burnin"]["verdict"] == "pass"),
         "burnin_failed_hosts": [host["host"] for host in hosts if host["burnin"]["verdict"] == "FAIL"],
         "unreachable_hosts": [host["host"] for host in hosts if not host["reported"]],
         "models": models,
     }
     summary["healthy"] = not (summary["faulty_hosts"] or summary["burnin_failed_hosts"] or summary["unreachable_hosts"])
-    return {"summary": summary, "hosts": hosts, "burnin": _burnin_section(burn_rows, tolerances)}
+    return {
+        "summary": summary,
+        "problems": problems,
+        "hosts": hosts,
+        "burnin": _burnin_section(burn_rows, tolerances),
+    }
 
 
 def host_entry(host, hostvars):

@@ -220,6 +220,7 @@ def test_summary_counts(fleet):
         "faulty_gpus": 1,
         "faulty_hosts": ["gpu-b"],
         "runtime_ready_hosts": 1,
+        "runtime_not_ready_hosts": [],
         "burnin_passed_hosts": 2,
         "burnin_failed_hosts": [],
         "unreachable_hosts": [],
@@ -310,26 +311,128 @@ def test_bad_input_is_a_clear_error(hosts, hostvars, message):
         fleet_report(hosts, hostvars)
 
 
-def test_chart_has_one_bar_per_gpu_marks_outliers_and_escapes_names(fleet):
+def test_problems_say_what_is_wrong_and_where(fleet):
+    """One entry per faulty or failing GPU (both at once when both), per host without facts, per failed run."""
+    crashed = copy.deepcopy(fleet)
+    crashed["gpu-c"] = (gpu_facts([device(0, name=A100)]), {"gpufleet": {"burnin": {"passed": False, "gpus": []}}})
+    hostvars = hostvars_for(record_judged(crashed, 0.1), {"gpu-a": True, "gpu-b": False})
+    hostvars["gone"] = {"inventory_hostname": "gone"}
+    report = fleet_report(["gpu-a", "gpu-b", "gpu-c", "cpu-1", "gone"], hostvars)
+    assert [(p["host"], p["gpu"]) for p in report["problems"]] == [("gone", None), ("gpu-b", 1), ("gpu-c", None)]
+    gone, slow, run = report["problems"]
+    assert gone["error"] == "no facts: the host was not reached" and gone["faulty"] == gone["burnin"] == []
+    # gpu-b's GPU 1 is faulty (its health) and an outlier (the recorded fleet judgement): one entry says both.
+    assert slow["faulty"] == ["row_remap_pending", "hw_slowdown active"]
+    assert slow["outlier"] is True and slow["burnin"][0].startswith("outlier: 600 TFLOPS")
+    assert (slow["uuid"], slow["model"]) == ("GPU-HBM3-1-b", H100)
+    # A run that failed before judging a GPU: the recorded line is the problem.
+    assert run["burnin"] == ["burn-in did not pass: no result"]
+    # Read, not judged: with the wider tolerance recorded, the slow GPU is only faulty.
+    relaxed = fleet_report(["gpu-b"], hostvars_for(record_judged(fleet, 0.3)))["problems"]
+    assert [(p["gpu"], p["burnin"], p["outlier"]) for p in relaxed] == [(1, [], False)]
+    assert report["summary"]["runtime_not_ready_hosts"] == ["gpu-b"]
+
+
+def test_a_healthy_fleet_has_no_problems(fleet):
+    fleet = {name: fleet[name] for name in ("gpu-a", "cpu-1")}
+    assert fleet_report(list(fleet), hostvars_for(record_judged(fleet, 0.1)))["problems"] == []
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def chart_rows(models, outliers=(), seed=3):
+    """Judged rows of a fleet: ``models`` is {name: (GPUs, TFLOPS)}; the GPUs named in outliers are 20% slower."""
+    records = []
+    for name, (count, tflops) in models.items():
+        for number in range(count):
+            host = f"{name.split()[-1].lower()}-{number // 8:03d}"
+            gpu = {
+                "index": number % 8,
+                "uuid": f"GPU-{name}-{number}",
+                "name": name,
+                "device": f"cuda:{number % 8}",
+                "dtype": "bf16",
+                "tflops": {"median": tflops * (0.8 if (host, number % 8) in outliers else 1 + (number % 7) / 500)},
+                "max_temperature_c": 60 + (number * seed) % 15,
+                "verdict": "pass",
+                "reasons": [],
+            }
+            records.append({"host": host, "gpus": [gpu], "passed": True})
+    merged = {}
+    for record in records:  # one record per host, as the burnin role has
+        host = merged.setdefault(record["host"], {"host": record["host"], "passed": True, "gpus": []})
+        host["gpus"] += record["gpus"]
+    return judge_fleet(list(merged.values()), 0.1)
+
+
+def parse_charts(html):
+    """The chart HTML as XML (it is well-formed: every text escaped, no HTML-only entity)."""
+    return ET.fromstring(html)
+
+
+def test_chart_is_one_figure_per_model_with_two_histograms():
+    judged = chart_rows({H100: (64, 740.0), A100: (24, 270.0)}, outliers={("hbm3-002", 5)})
+    root = parse_charts(burnin_chart_svg(judged))
+    figures = root.findall("figure")
+    assert [f.find("figcaption/b").text for f in figures] == [f"{H100} (bf16)", f"{A100} (bf16)"]  # biggest first
+    assert [int(f.get("data-gpus")) for f in figures] == [64, 24]
+    assert [int(f.get("data-failed")) for f in figures] == [1, 0]
+    assert all(len(f.findall(f"{SVG}svg")) == 2 for f in figures)
+    h100_tflops = figures[0].findall(f"{SVG}svg")[0]
+    # The failed GPU is marked (hover: its name and the recorded reason) and named on the chart.
+    (marker,) = h100_tflops.findall(f"{SVG}g[@class='failed-gpu']")
+    assert marker.find(f"{SVG}title").text.startswith("hbm3-002 GPU 5: 592 TFLOPS, outlier:")
+    texts = [t.text for t in h100_tflops.iter(f"{SVG}text")]
+    assert "hbm3-002 GPU 5" in texts
+    # The recorded median and the outlier floor (1 - tolerance) x median are drawn.
+    centre = judged["models"][f"{H100} (bf16)"]["median_tflops"]
+    assert f"median {centre:.4g}" in texts and f"floor {0.9 * centre:.4g}" in texts
+    assert "1 failed (1 outlier)" in ET.tostring(figures[0].find("figcaption"), encoding="unicode")
+
+
+def test_chart_size_does_not_grow_with_the_fleet():
+    """4,000 GPUs are drawn as histograms (at most 40 bins each), not 4,000 bars."""
+    small = burnin_chart_svg(chart_rows({H100: (16, 740.0), A100: (8, 270.0)}))
+    large = burnin_chart_svg(chart_rows({H100: (2400, 740.0), A100: (1600, 270.0)}))
+    assert len(large) < 2 * len(small) and len(large) < 40_000
+    for svg in parse_charts(large).iter(f"{SVG}svg"):
+        assert len(svg.findall(f"{SVG}g")) <= 40
+
+
+def test_chart_texts_stay_inside_the_chart():
+    """Labels near an edge flip to the other side of their line or mark (the old chart cut its caption)."""
+    judged = chart_rows({H100: (40, 740.0)}, outliers={("hbm3-000", 0), ("hbm3-004", 7)})
+    for svg in parse_charts(burnin_chart_svg(judged)).iter(f"{SVG}svg"):
+        width = float(svg.get("width"))
+        for text in svg.iter(f"{SVG}text"):
+            x, size = float(text.get("x")), len(text.text) * 6.4
+            left = {"start": x, "middle": x - size / 2, "end": x - size}[text.get("text-anchor", "start")]
+            assert left >= -1 and left + size <= width + 1, (text.text, left, size)
+
+
+def test_chart_draws_a_broken_gpu_at_the_edge_instead_of_stretching_the_axis():
+    judged = chart_rows({H100: (32, 740.0)})
+    judged["results"][3].update(tflops_median=12.0, verdict="fail", reasons=["1 NaN/Inf value(s) in results"])
+    svg = parse_charts(burnin_chart_svg(judged)).find(f"figure/{SVG}svg")
+    ticks = [float(t.text) for t in svg.iter(f"{SVG}text") if t.get("class") == "tick"]
+    assert min(ticks) > 600  # the axis still spans the healthy GPUs
+    assert any((t.text or "").startswith("\u25c2 1 below") for t in svg.iter(f"{SVG}text"))
+
+
+def test_chart_escapes_names(fleet):
     fleet["<b>evil&host"] = fleet.pop("gpu-b")
     report = fleet_report(list(fleet), hostvars_for(record_judged(fleet, 0.1)))
-    svg = burnin_chart_svg(report["burnin"])
-    root = ET.fromstring(svg)  # well-formed XML: the host name did not inject markup
-    ns = "{http://www.w3.org/2000/svg}"
-    groups = root.findall(f"{ns}g")
-    assert len(groups) == 4
-    assert [group.get("class") for group in groups].count("outlier") == 1
-    assert len(root.findall(f".//{ns}circle")) == 4  # one max-temperature dot per GPU
-    assert "&lt;b&gt;evil" in svg and "<b>" not in svg
-    outlier = next(group for group in groups if group.get("class") == "outlier")
-    assert "(outlier)" in outlier.find(f"{ns}title").text
-    assert "stroke-dasharray" in ET.tostring(outlier.find(f"{ns}rect")).decode()
+    html = burnin_chart_svg(report["burnin"])
+    parse_charts(html)  # well-formed: the host name did not inject markup
+    assert "&lt;b&gt;evil" in html and "<b>evil" not in html
 
 
-def test_chart_without_results_says_so():
-    assert "No burn-in results" in burnin_chart_svg({"results": []})
-    with pytest.raises(AnsibleFilterError):
-        burnin_chart_svg(["not", "a", "fleet"])
+def test_chart_without_temperatures_or_tflops_says_so():
+    judged = chart_rows({H100: (4, 740.0)})
+    for row in judged["results"]:
+        row["max_temperature_c"] = None
+    assert "No temperatures recorded." in burnin_chart_svg(judged)
 
 
 @pytest.mark.parametrize(
