@@ -3,6 +3,10 @@
 Both report per-second GEMM throughput windows; the median after the first two windows (warm-up) is compared. Then
 the checker's share of the worker's wall time (its check_seconds over its run, timed apart from the GEMMs: CUDA
 events on a GPU, perf_counter on the CPU), per dtype, on the CPU as on a GPU.
+
+The matrix size is the worker's own choice unless --matrix-size is given (the bare loop takes the size the worker
+reports), so what is measured is the worker as a burn-in runs it. --worker measures another worker file (an older
+version, for a before/after) under the same harness.
 """
 
 import argparse
@@ -73,7 +77,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--torch-python", required=True)
     parser.add_argument("--seconds", type=float, default=None)
-    parser.add_argument("--matrix-size", type=int, default=None, help="default: 8192 on a GPU, 512 on the CPU")
+    parser.add_argument("--matrix-size", type=int, default=None, help="default: the worker's own choice (auto)")
+    parser.add_argument("--worker", default=None, help="a worker file to measure instead of the collection's")
     parser.add_argument(
         "--dtypes",
         default=None,
@@ -100,13 +105,20 @@ def main():
         dtypes = list(DTYPES) if has_cuda else ["fp32"]
         # the checker's share in every dtype, on the CPU too (worker runs only where no ratio is wanted)
         share_dtypes = list(DTYPES)
-    size = args.matrix_size or (8192 if has_cuda else 512)
+    size = str(args.matrix_size) if args.matrix_size else "auto"
     seconds = args.seconds or (20.0 if has_cuda else 8.0)
-    print("device %s, matrix %d, %.0f s per run%s" % (device, size, seconds, "" if has_cuda else " (no GPU: CPU only)"))
+    print(
+        "device %s, matrix %s, %.0f s per run, worker %s%s"
+        % (device, size, seconds, args.worker or "(collection)", "" if has_cuda else " (no GPU: CPU only)")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         worker = os.path.join(tmp, "gpufleet_burn_worker.py")
         with open(worker, "w") as handle:
-            handle.write(WORKER_SOURCE)
+            if args.worker:
+                with open(args.worker) as source:
+                    handle.write(source.read())
+            else:
+                handle.write(WORKER_SOURCE)
         shares = []
         for dtype in [d for d in DTYPES if d in share_dtypes or d in dtypes]:
             worker_lines = run(
@@ -120,28 +132,31 @@ def main():
                     "--seconds",
                     str(seconds),
                     "--matrix-size",
-                    str(size),
+                    size,
                     "--memory-fraction",
                     "0.5",
                 ]
             )
-            shares.append((dtype, summary_of(worker_lines)))
+            summary = summary_of(worker_lines)
+            shares.append((dtype, summary))
             if dtype not in dtypes:
                 continue
             ours = steady_median(worker_lines)
-            bare = steady_median(run([args.torch_python, "-c", BARE_LOOP, device, dtype, str(size), str(seconds)]))
+            worker_size = str(summary["matrix_size"])
+            bare = steady_median(run([args.torch_python, "-c", BARE_LOOP, device, dtype, worker_size, str(seconds)]))
             ratio = ours / bare if bare else float("nan")
             print(
-                "%-5s burn-in worker %10.4f TFLOPS | bare torch.matmul %10.4f TFLOPS | ratio %.3f (goal >= 0.97: %s)"
-                % (dtype, ours, bare, ratio, "met" if ratio >= 0.97 else "NOT met")
+                "%-5s matrix %5s burn-in worker %10.4f TFLOPS | bare torch.matmul %10.4f TFLOPS | ratio %.3f "
+                "(goal >= 0.97: %s)" % (dtype, worker_size, ours, bare, ratio, "met" if ratio >= 0.97 else "NOT met")
             )
         for dtype, summary in shares:
             share = summary["check_seconds"] / summary["seconds"] if summary["seconds"] else float("nan")
             print(
-                "%-5s checker %5.1f%% of the worker's wall time (GEMMs %.2f s, checks %.2f s of %.2f s; "
+                "%-5s matrix %5d checker %5.1f%% of the worker's wall time (GEMMs %.2f s, checks %.2f s of %.2f s; "
                 "%d results, %d checksums) (design: <= 3%%: %s)"
                 % (
                     dtype,
+                    summary["matrix_size"],
                     100.0 * share,
                     summary["gemm_seconds"],
                     summary["check_seconds"],

@@ -5,6 +5,7 @@ the bitwise comparison with the reference, the persistent one (every product wro
 included, so the comparison sees nothing) by the FP64 checksum of the whole output; clean runs pass both.
 """
 
+import json
 import os
 import subprocess
 
@@ -59,6 +60,71 @@ def test_worker_rejects_an_unknown_fault():
 )
 def test_batches_end_by_time(per_gemm, room, buffers, expected):
     assert worker_main.next_batch_size(per_gemm, room, buffers) == expected
+
+
+@pytest.mark.parametrize("dtype", burn.DTYPES)
+def test_auto_sizes_keep_a_cpu_gemm_within_a_batch(dtype):
+    assert worker_main.auto_sizes("cuda", dtype) == worker_main.CUDA_SIZES
+    sizes = worker_main.auto_sizes("cpu", dtype)
+    assert sizes and list(sizes) == sorted(sizes, reverse=True)
+    if dtype == "fp16":  # a scalar fallback on most CPUs: ~20 s per GEMM at 2048
+        assert max(sizes) == worker_main.CPU_FP16_MAX_SIZE
+    else:
+        assert sizes == worker_main.CPU_SIZES
+
+
+# Run under the CPU PyTorch: the bitwise check of one result, memcmp (the CPU's path) and torch.equal (its fallback).
+BITWISE_PROBE = r"""
+import importlib.util, json, sys
+import torch
+spec = importlib.util.spec_from_file_location("worker", sys.argv[1])
+worker = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(worker)
+report = {}
+for name in worker.ROUNDOFF:
+    reference = torch.randn(33, 35, generator=torch.Generator().manual_seed(5)).to(worker.torch_dtype(torch, name))
+    reference.view(-1)[7] = 0.0
+    last = reference.numel() - 1
+    faults = {
+        "low bit, first": lambda r: worker.int_view(torch, r).view(-1)[:1].bitwise_xor_(1),
+        "low bit, middle": lambda r: worker.int_view(torch, r).view(-1)[last // 2 : last // 2 + 1].bitwise_xor_(1),
+        "low bit, last": lambda r: worker.int_view(torch, r).view(-1)[last:].bitwise_xor_(1),
+        "-0 for +0": lambda r: r.view(-1)[7:8].neg_(),
+        "NaN": lambda r: r.view(-1)[3:4].fill_(float("nan")),
+    }
+    for path in ("memcmp", "torch.equal"):
+        check = worker.BitwiseCheck(torch, reference)
+        if path == "torch.equal":
+            check.memcmp = None
+        seen = {"memcmp found": check.memcmp is not None or path != "memcmp"}
+        check.check(reference.clone())
+        seen["clean"] = check.any_differed()
+        for fault, apply in faults.items():
+            result = reference.clone()
+            apply(result)
+            check.check(reference.clone())
+            check.check(result)
+            seen[fault] = [check.any_differed(), *check.mismatches(result)]
+        seen["reset"] = check.any_differed()
+        report["%s %s" % (name, path)] = seen
+print(json.dumps(report))
+"""
+
+
+@needs_torch
+def test_bitwise_check_catches_one_changed_element_anywhere(worker):
+    proc = subprocess.run(
+        [TORCH_PYTHON, "-c", BITWISE_PROBE, worker], capture_output=True, text=True, timeout=120, check=True
+    )
+    report = json.loads(proc.stdout)
+    assert len(report) == 2 * len(burn.DTYPES)
+    for case, seen in report.items():
+        assert seen.pop("memcmp found") is True, case
+        assert seen.pop("clean") is False and seen.pop("reset") is False, case
+        nan = seen.pop("NaN")
+        assert nan == [True, 1, 1], case
+        # one element changed by one bit, wherever it is, sign of zero included: flagged and counted once
+        assert all(found == [True, 1, 0] for found in seen.values()), (case, seen)
 
 
 @pytest.fixture(scope="module")
