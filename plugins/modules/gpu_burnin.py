@@ -87,7 +87,7 @@ options:
   matrix_size:
     description:
       - Side of the square matrices, or V(auto) for 16384, stepping down to 12288, 8192 and 4096 on out-of-memory
-        (2048 down to 256 on the CPU, fp16 from 512: CPUs have no fast fp16 GEMM).
+        (2048 down to 256 on the CPU, fp16 from 512, since CPUs have no fast fp16 GEMM).
     type: str
     default: auto
   device:
