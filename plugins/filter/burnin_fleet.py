@@ -80,7 +80,27 @@ from ansible.errors import AnsibleFilterError
 def _median_tflops(gpu):
     tflops = gpu.get("tflops") or {}
     value = tflops.get("median") if isinstance(tflops, Mapping) else None
+    if value is None:
+        value = gpu.get("tflops_median")  # a row judged before (a recorded verdict)
     return float(value) if value is not None else None
+
+
+def gpu_row(host, gpu):
+    """A host's GPU as a row of the fleet: the module's per-GPU result (or a recorded row), not judged yet."""
+    return {
+        "host": host,
+        "index": gpu.get("index"),
+        "uuid": gpu.get("uuid"),
+        "name": gpu.get("name") or "unknown",
+        "device": gpu.get("device"),
+        "dtype": gpu.get("dtype"),
+        "tflops": gpu.get("tflops") or {},
+        "tflops_median": _median_tflops(gpu),
+        "max_temperature_c": gpu.get("max_temperature_c"),
+        "outlier": False,
+        "verdict": gpu.get("verdict") or "fail",
+        "reasons": list(gpu.get("reasons") or []),
+    }
 
 
 def _gpu_label(row):
@@ -125,23 +145,7 @@ def judge_fleet(records, tolerance=0.1):
         module_failed = not skipped and record.get("passed") is not True
         if module_failed and not any(gpu.get("verdict") != "pass" for gpu in record.get("gpus") or []):
             hosts[host]["failing"].append(f"burn-in did not pass: {hosts[host]['msg'] or 'no result'}")
-        for gpu in record.get("gpus") or []:
-            rows.append(
-                {
-                    "host": host,
-                    "index": gpu.get("index"),
-                    "uuid": gpu.get("uuid"),
-                    "name": gpu.get("name") or "unknown",
-                    "device": gpu.get("device"),
-                    "dtype": gpu.get("dtype"),
-                    "tflops": gpu.get("tflops") or {},
-                    "tflops_median": _median_tflops(gpu),
-                    "max_temperature_c": gpu.get("max_temperature_c"),
-                    "outlier": False,
-                    "verdict": gpu.get("verdict") or "fail",
-                    "reasons": list(gpu.get("reasons") or []),
-                }
-            )
+        rows.extend(gpu_row(host, gpu) for gpu in record.get("gpus") or [])
 
     models = model_medians(rows)
 

@@ -89,7 +89,7 @@ _value:
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import model_key, model_medians
+from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import gpu_row, model_key, model_medians
 from ansible_collections.gpufleet.nvidia.plugins.filter.gpu_model_group import gpu_model_groups
 
 
@@ -184,26 +184,13 @@ def _recorded_rows(host, burnin):
     for gpu in burnin.get("gpus") or []:
         if not isinstance(gpu, Mapping):
             continue
-        tflops = gpu.get("tflops_median")
-        if tflops is None and isinstance(gpu.get("tflops"), Mapping):
-            tflops = gpu["tflops"].get("median")
-        rows.append(
-            {
-                "host": host,
-                "index": gpu.get("index"),
-                "uuid": gpu.get("uuid"),
-                "name": gpu.get("name") or "unknown",
-                "device": gpu.get("device"),
-                "dtype": gpu.get("dtype"),
-                "tflops_median": float(tflops) if tflops is not None else None,
-                "max_temperature_c": gpu.get("max_temperature_c"),
-                "model_key": gpu.get("model_key") or model_key(gpu.get("name") or "unknown", gpu.get("dtype")),
-                "model_median_tflops": gpu.get("model_median_tflops"),
-                "outlier": bool(gpu.get("outlier")),
-                "verdict": gpu.get("verdict") or "fail",
-                "reasons": list(gpu.get("reasons") or []),
-            }
+        row = gpu_row(host, gpu)
+        row.update(
+            model_key=gpu.get("model_key") or model_key(row["name"], row["dtype"]),
+            model_median_tflops=gpu.get("model_median_tflops"),
+            outlier=bool(gpu.get("outlier")),
         )
+        rows.append(row)
     return rows
 
 

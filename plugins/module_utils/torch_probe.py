@@ -47,22 +47,10 @@ _ENTRY_KEYS = (
 
 
 def empty_entry(python):
-    """The entry for an interpreter we learned nothing from."""
-    return {
-        "python": python,
-        "python_version": None,
-        "torch_installed": False,
-        "torch_version": None,
-        "cuda_available": None,
-        "cuda_version": None,
-        "cudnn_version": None,
-        "device_count": None,
-        "devices": [],
-        "arch_list": [],
-        "bitsandbytes": {"version": None, "error": None},
-        "smoke": {"ok": None, "device": None, "error": None},
-        "error": None,
-    }
+    """The entry for an interpreter we learned nothing from: the probe's own empty report, nothing in it known."""
+    entry = {key: value for key, value in _torch_probe_main.new_report().items() if key in _ENTRY_KEYS}
+    entry.update(python=python, python_version=None)
+    return entry
 
 
 def last_json_object(text):
