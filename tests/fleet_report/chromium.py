@@ -103,6 +103,8 @@ class Browser:
         )
         os.close(command_read)
         os.close(answer_write)
+        self._poll = select.poll()  # not select(): it cannot watch a descriptor above 1023
+        self._poll.register(self._answer_read, select.POLLIN)
         try:
             targets = self.call("Target.getTargets")["targetInfos"]
             page = next(target for target in targets if target["type"] == "page")
@@ -157,8 +159,7 @@ class Browser:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ChromiumError(f"no answer from Chromium within {self.timeout}s")
-            ready, _w, _x = select.select([self._answer_read], [], [], left)
-            if not ready:
+            if not self._poll.poll(left * 1000):
                 continue
             chunk = os.read(self._answer_read, 1 << 20)
             if not chunk:

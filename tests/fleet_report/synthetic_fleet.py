@@ -17,6 +17,7 @@ What the roles would have left on each host, produced by the collection's own co
 """
 
 import json
+import multiprocessing
 import os
 import random
 import subprocess
@@ -288,6 +289,13 @@ def expected_problems(fleet):
     return {"faulty": sorted(faulty), "burnin_failed": sorted(failed), "unreachable": sorted(unreachable)}
 
 
+def _write_cache(fleet, cache_dir):
+    cache = cache_loader.get("jsonfile", _uri=cache_dir, _timeout=0)
+    for name, host in fleet.items():
+        if host["facts"] is not None:
+            cache.set(name, host["facts"])
+
+
 def write_fleet(fleet, directory):
     """Write inventory.yml and a jsonfile fact cache (facts/) under directory; returns their paths.
 
@@ -295,12 +303,14 @@ def write_fleet(fleet, directory):
     earlier gather stored.
     """
     cache_dir = os.path.join(directory, "facts")
-    cache = cache_loader.get("jsonfile", _uri=cache_dir, _timeout=0)
-    hosts = {}
-    for name, host in fleet.items():
-        hosts[name] = dict(host["vars"])
-        if host["facts"] is not None:
-            cache.set(name, host["facts"])
+    # ansible-core's file caches leave one descriptor open per host they write (mkstemp, never closed): write in a
+    # child process, so that a fleet of thousands of hosts does not use up this process's descriptors.
+    writer = multiprocessing.get_context("fork").Process(target=_write_cache, args=(fleet, cache_dir))
+    writer.start()
+    writer.join()
+    if writer.exitcode != 0:
+        raise RuntimeError(f"writing the fact cache {cache_dir} failed (exit code {writer.exitcode})")
+    hosts = {name: dict(host["vars"]) for name, host in fleet.items()}
     inventory = os.path.join(directory, "inventory.yml")
     with open(inventory, "w", encoding="utf-8") as handle:
         # JSON is YAML: the inventory plugin reads it as the yaml inventory it is.
