@@ -8,8 +8,8 @@ of each file (fleet.html also gzip-compressed), and Chromium's time to open flee
 - warm: one browser opens the page again and again over the DevTools protocol; the wall time until the load event
   and the page's own DOMContentLoaded and load timings, median of the loads.
 
-Screenshots of the largest page (first screen; details: one model's charts and the host table around a problem)
-go to .build/report-shots/, and their paths are printed.
+Screenshots of the 500-host page (first screen; details: the charts per model and the host table around a problem)
+go to .build/report-shots/, and their paths are printed; the reports stay in .build/bench-report/500/reports.
 """
 
 import argparse
@@ -92,7 +92,9 @@ def main():
     parser.add_argument("--sizes", default="50,500", help="fleet sizes in hosts, comma-separated (default 50,500)")
     parser.add_argument("--gpus", type=int, default=8, help="GPUs per host (default 8)")
     parser.add_argument("--loads", type=int, default=5, help="page loads per measurement (default 5)")
-    parser.add_argument("--keep", action="store_true", help="keep .build/bench-report (default: only the largest)")
+    parser.add_argument(
+        "--shots", type=int, help="screenshots of this size (default: 500 if measured, else the largest)"
+    )
     args = parser.parse_args()
     binary = chromium.find_chromium()
     if not binary:
@@ -110,7 +112,8 @@ def main():
         f" {'txt KiB':>7} {'cold s':>7} {'to load s':>9} {'DCL ms':>7} {'load ms':>8} {'elements':>8} {'height px':>9}"
     )
     print(header)
-    largest = None
+    shots = args.shots or (500 if 500 in sizes else max(sizes))
+    shown = None
     for hosts in sizes:
         directory = os.path.join(REPO, ".build", "bench-report", str(hosts))
         shutil.rmtree(directory, ignore_errors=True)
@@ -137,14 +140,16 @@ def main():
         )
         if errors:
             print(f"  page errors: {errors}")
-        if largest is not None and not args.keep:
-            shutil.rmtree(largest[1], ignore_errors=True)
-        largest = (hosts, directory, html)
+        if hosts == shots:
+            shown = html
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
     print(f"cold s: a fresh Chromium opens the page, screenshots it and exits ({baseline:.2f} s of it is start-up).")
     print("to load s / DCL ms / load ms: an open browser loads the page (median of the loads).")
-    for what, path in screenshots(binary, largest[2], largest[0]).items():
-        print(f"screenshot ({largest[0]} hosts, {what}): {path}")
-    print(f"report: {largest[2]}")
+    if shown:
+        for what, path in screenshots(binary, shown, shots).items():
+            print(f"screenshot ({shots} hosts, {what}): {path}")
+        print(f"report: {shown}")
 
 
 if __name__ == "__main__":

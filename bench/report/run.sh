@@ -4,7 +4,7 @@
 # fleet.{json,md,html,txt} with the fleet_report role through ansible-playbook and prints the files' sizes, the
 # playbook's time, and Chromium's time to open fleet.html (a fresh headless browser with a screenshot, and the page's
 # own DOMContentLoaded/load timings, median of several loads). Screenshots of the 500-host page: .build/report-shots/.
-#   bench/report/run.sh [--sizes 50,500,2000] [--loads 5]
+#   bench/report/run.sh [--sizes 50,500,2000] [--loads 5] [--shots 500]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 hack/venv.sh >&2
