@@ -105,6 +105,7 @@ def _runtime(container, present, ready=None):
     spec serves podman or containerd says so even when Docker's containers are not ready.
     """
     if not container:
+        ready = ready if present else None  # no GPU facts: nothing is ready, whatever the inventory says
         return {"ready": ready, "docker": None, "nvidia_runtime": None, "cdi_devices": 0, "text": "not gathered"}
     docker = _mapping(container.get("docker"))
     # nvidia.com/gpu=all is a device name too; count the GPUs (and MIG devices) themselves.
