@@ -16,9 +16,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 import shutil
 import uuid
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda_parse import libcudart_entries, parse_ldconfig_cache
 
 LOGIN_SHELL = ("bash", "-lc")
 # ldconfig lives in /sbin, which a non-root PATH may lack.
@@ -124,23 +125,13 @@ def _same_dir(left, right):
     return unmerged(left) == unmerged(right)
 
 
-def ldconfig_libcudart(text):
-    """[(library name, path)] of the libcudart entries of `ldconfig -p` output."""
-    entries = []
-    for line in (text or "").splitlines():
-        match = re.match(r"^\s*(libcudart\.so\S*)\s.*=>\s*(\S+)\s*$", line)
-        if match:
-            entries.append((match.group(1), match.group(2)))
-    return entries
-
-
 def check_ldconfig(result, lib_dir, ld_conf):
     name = "linker libcudart"
     if result.rc != 0:
         return check(
             name, False, f"`ldconfig -p` failed (rc {result.rc}: {_last_line(result.stderr or result.stdout)})"
         )
-    entries = ldconfig_libcudart(result.stdout)
+    entries = libcudart_entries(parse_ldconfig_cache(result.stdout))
     if any(_same_dir(os.path.dirname(path), lib_dir) for _lib, path in entries):
         return check(name, True, f"`ldconfig -p` lists libcudart from {lib_dir}")
     listed = "; ".join(f"{lib} => {path}" for lib, path in entries) or "no libcudart at all"

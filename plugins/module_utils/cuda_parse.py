@@ -103,13 +103,19 @@ def parse_ldconfig_cache(text):
     return cache
 
 
+def libcudart_entries(cache):
+    """[(soname, path)] of every libcudart.so* soname in a parsed ``ldconfig -p`` cache, sonames sorted."""
+    return [
+        (soname, path)
+        for soname in sorted(cache)
+        if soname == "libcudart.so" or soname.startswith("libcudart.so.")
+        for path in cache[soname]
+    ]
+
+
 def libcudart_in_cache(cache):
     """Return the cached paths of any libcudart.so* soname (empty list when the linker cannot find one)."""
-    paths = []
-    for soname in sorted(cache):
-        if soname == "libcudart.so" or soname.startswith("libcudart.so."):
-            paths.extend(cache[soname])
-    return paths
+    return [path for _soname, path in libcudart_entries(cache)]
 
 
 def is_wsl(proc_version_text):

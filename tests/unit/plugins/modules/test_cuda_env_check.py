@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _cuda_env_check as checks_mod
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import cuda_parse
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult, run_command
 from ansible_collections.gpufleet.nvidia.plugins.modules import cuda_env_check
 from ansible_collections.gpufleet.nvidia.tests.unit.plugins.module_utils.cuda_trees import nvidia_cuda, write
@@ -232,7 +233,8 @@ def test_timeout_must_be_positive(host):
     ],
 )
 def test_ldconfig_lines(line, entry):
-    assert checks_mod.ldconfig_libcudart(line) == ([entry] if entry else [])
+    """The check reads `ldconfig -p` with the parser gpu_facts uses (cuda_parse)."""
+    assert cuda_parse.libcudart_entries(cuda_parse.parse_ldconfig_cache(line)) == ([entry] if entry else [])
 
 
 @pytest.mark.parametrize(
