@@ -11,8 +11,8 @@ __metaclass__ = type
 
 import json
 import os
-import tempfile
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic import write_atomic
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_judge import evaluate
 
 
@@ -22,22 +22,6 @@ METRICS_FILE = "gpufleet_burnin.prom"
 
 def record_path(results_dir, key):
     return os.path.join(results_dir, f"burnin-{key}.json")
-
-
-def write_atomic(path, text, mode=0o644):
-    """Replace path with text in one step (temporary file in the same directory, then rename)."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def build_record(plan, results, started, finished):

@@ -29,7 +29,7 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_process impo
     kill_group,
     run_timeout,
 )
-from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_records import write_atomic
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic import write_atomic
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.burn_worker import WORKER_NAME, WORKER_SOURCE
 
 

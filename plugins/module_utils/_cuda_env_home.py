@@ -19,6 +19,8 @@ import os
 import posixpath
 import shutil
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic import write_atomic
+
 DIR_MODE = 0o755
 MARK_MODE = 0o644
 
@@ -135,11 +137,7 @@ def apply_home(steps):
         elif step == "chmod":
             os.chmod(path, detail)
         elif step == "mark":
-            temporary = path + ".tmp"
-            with open(temporary, "w", encoding="utf-8") as handle:
-                handle.write(detail)
-            os.chmod(temporary, MARK_MODE)
-            os.replace(temporary, path)
+            write_atomic(path, detail, MARK_MODE)
         elif step == "unlink":
             if _is_real_dir(path):
                 shutil.rmtree(path)

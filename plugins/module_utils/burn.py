@@ -61,6 +61,7 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_process impo
     kill_group,
     run_timeout,
 )
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic import write_atomic
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_records import (
     METRICS_FILE,
     RECORD_VERSION,
@@ -69,7 +70,6 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_records impo
     read_record,
     record_path,
     reusable,
-    write_atomic,
     write_metrics,
     write_record,
 )
