@@ -86,6 +86,22 @@ def test_chaos_kill9_loses_nothing(queue_root, start_daemon, ollama_sim):
     stop_chaos.set()
     chaos_thread.join()
     elapsed = time.monotonic() - started
+
+    def claims_left():
+        processing = os.path.join(queue_root, cq.PROCESSING_DIR)
+        return {
+            worker_dir: names
+            for worker_dir in os.listdir(processing)
+            for names in [[n for n in os.listdir(os.path.join(processing, worker_dir)) if not cq.is_temporary_name(n)]]
+            if names
+        }
+
+    # A worker killed after writing a response but before dropping its claim, and replaced under a new id, leaves
+    # that claim until a live worker finds its lease expired (2 s) and requeues it; the duplicate is then discarded.
+    # The live workers must clean it up: wait for that (well past the lease) before stopping them.
+    deadline = time.monotonic() + 20
+    while (claims_left() or cq.list_command_names(queue_root)) and time.monotonic() < deadline:
+        time.sleep(0.2)
     for daemon in workers.values():
         daemon.terminate()
 
