@@ -81,7 +81,8 @@ def test_fleet_passes_writes_reports_and_reuses_records(fleet):
     assert all(row["device"] == "cpu" and row["tflops_median"] > 0 for row in report["results"])
     assert all(report["hosts"][host]["passed"] for host in HOSTS)
     html = (report_dir / "burnin.html").read_text()
-    assert "<svg" in html and html.count("<rect") == 2
+    # One histogram per model: it draws both GPUs (how many bars depends on how close their TFLOPS are).
+    assert "<svg" in html and sum(int(n) for n in re.findall(r'data-gpus="([0-9]+)"', html)) == 2
     assert "| h1 | 0 |" in (report_dir / "burnin.md").read_text()
 
     second = run_playbook(inventory, report_dir)
