@@ -12,6 +12,9 @@ command -v make >/dev/null 2>&1 || need_pkgs+=(make)
 command -v sshfs >/dev/null 2>&1 || need_pkgs+=(sshfs)
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)  # tests/integration opens fleet.html in headless Chromium
+# tests/container_toolkit signs its apt repository: gpg makes the keys (through gpg-agent) and signs; dpkg-deb
+# and gpgv come with every Debian.
+command -v gpg >/dev/null 2>&1 && command -v gpg-agent >/dev/null 2>&1 || need_pkgs+=(gpg gpg-agent)
 # python3 -m venv needs ensurepip; pyenv/python.org builds have it, Debian's python3 needs python3-venv.
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 

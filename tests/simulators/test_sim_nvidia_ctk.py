@@ -1,11 +1,18 @@
 """The SIMULATED nvidia-ctk (tests/simulators/bin/nvidia-ctk): cdi generate, cdi list, runtime configure."""
 
 import ast
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+
+# The one implementation of "the simulator at version V", shared with the apt repository generator that packages it.
+NVIDIA_CTK_VERSION_HELPER = Path(__file__).resolve().parents[1] / "container_toolkit" / "nvidia_ctk_version.py"
 
 
 def ctk(gpu_sim, args, profile=None):
@@ -97,6 +104,65 @@ def test_generate_fails_without_driver(gpu_sim, tmp_path, profile):
 def test_generate_fails_without_gpus(gpu_sim, write_profile):
     result = ctk(gpu_sim, ["cdi", "generate"], write_profile({"driver_loaded": True, "gpus": []}))
     assert result.returncode == 1 and "ERROR" in result.stderr and result.stdout == ""
+
+
+@pytest.fixture
+def nvidia_ctk_version():
+    spec = importlib.util.spec_from_file_location("gpufleet_nvidia_ctk_version", NVIDIA_CTK_VERSION_HELPER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "version, compat_hook",
+    [("1.17.8", False), ("1.9.99", False), ("1.18.0", True), ("1.19.0-rc.1", True), ("2.0.0", True)],
+)
+def test_specs_from_1_18_carry_the_cuda_compat_hook(gpu_sim, tmp_path, nvidia_ctk_version, version, compat_hook):
+    script = tmp_path / "nvidia-ctk"
+    script.write_text(nvidia_ctk_version.nvidia_ctk_source(version), encoding="utf-8")
+    profile = gpu_sim.profile_path("h100")
+    reported = subprocess.run(
+        [sys.executable, str(script), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert reported.stdout.startswith("NVIDIA Container Toolkit CLI version %s\n" % version)
+    generated = subprocess.run(
+        [sys.executable, str(script), "cdi", "generate", "--format=json"],
+        env=gpu_sim.env(profile),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert generated.returncode == 0, generated.stderr
+    hooks = json.loads(generated.stdout)["containerEdits"]["hooks"]
+    update_ldcache = {
+        "hookName": "createContainer",
+        "path": "/usr/bin/nvidia-cdi-hook",
+        "args": ["nvidia-cdi-hook", "update-ldcache", "--folder", "/usr/lib/x86_64-linux-gnu"],
+    }
+    compat = {
+        "hookName": "createContainer",
+        "path": "/usr/bin/nvidia-cdi-hook",
+        "args": ["nvidia-cdi-hook", "enable-cuda-compat", "--host-driver-version=570.86.15"],
+    }
+    assert hooks == ([compat, update_ldcache] if compat_hook else [update_ldcache])
+
+
+def test_the_unpatched_simulator_writes_1_17_specs(gpu_sim):
+    result = ctk(gpu_sim, ["cdi", "generate", "--format=json"], gpu_sim.profile_path("a6000x8"))
+    hooks = json.loads(result.stdout)["containerEdits"]["hooks"]
+    assert [hook["args"][1] for hook in hooks] == ["update-ldcache"]
+
+
+def test_the_version_helper_needs_exactly_one_version_line(nvidia_ctk_version):
+    assert nvidia_ctk_version.set_nvidia_ctk_version('A = 1\nVERSION = "1.17.8"\n', "1.18.0") == (
+        'A = 1\nVERSION = "1.18.0"\n'
+    )
+    with pytest.raises(ValueError, match="exactly one"):
+        nvidia_ctk_version.set_nvidia_ctk_version('VERSION = "1"\nVERSION = "2"\n', "1.18.0")
+    with pytest.raises(ValueError, match="not a toolkit version"):
+        nvidia_ctk_version.set_nvidia_ctk_version('VERSION = "1.17.8"\n', '1.18.0"; import os')
 
 
 # ------------------------------------------------------------------------------------------------
