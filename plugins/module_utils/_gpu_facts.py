@@ -15,12 +15,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 SUBSETS = ("nvml", "cuda", "container", "torch")
 # The keys of ansible_facts.gpu each subset owns; nvml owns every other key (present, count, devices, ...).
-SUBSET_KEYS = {"cuda": "cuda", "container": "container", "torch": "torch"}
+SUBSET_KEYS = {"cuda": ("cuda",), "container": ("container",), "torch": ("torch", "torch_discovery")}
 META_KEYS = ("gather_subset", "gathered")
 # The options a subset was gathered with; a held subset gathered with other values is gathered again.
-SUBSET_OPTIONS = {"cuda": ("cuda_search_paths",), "torch": ("torch_python",)}
+SUBSET_OPTIONS = {
+    "cuda": ("cuda_search_paths",),
+    "torch": ("torch_python", "torch_discover", "torch_search_roots", "torch_max_envs"),
+}
+# Options that are not lists, recorded as their type (an ad-hoc ``-a torch_discover=true`` gives the string "true").
+_OPTION_TYPES = {"torch_discover": "bool", "torch_max_envs": "int"}
 
 
 def resolve_gather_subset(requested):
@@ -59,11 +66,25 @@ def resolve_gather_subset(requested):
     return chosen - exclude, errors
 
 
+def _option_value(name, value):
+    if value is None:
+        return None
+    kind = _OPTION_TYPES.get(name)
+    if kind == "bool":
+        return boolean(value, strict=False)
+    if kind == "int":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return value
+    if isinstance(value, str):  # a list option given as "a,b" on the command line
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return list(value)
+
+
 def subset_options(subset, params):
     """The options that shape a subset's answer, as recorded in ``gathered`` (None for an option left unset)."""
-    return {
-        name: (list(params[name]) if params.get(name) is not None else None) for name in SUBSET_OPTIONS.get(subset, ())
-    }
+    return {name: _option_value(name, params.get(name)) for name in SUBSET_OPTIONS.get(subset, ())}
 
 
 def held_subsets(facts):
@@ -99,9 +120,8 @@ def missing_subsets(facts, wanted, params=None):
 def subset_facts(facts, subset):
     """The part of an ansible_facts.gpu that one subset owns."""
     if subset in SUBSET_KEYS:
-        key = SUBSET_KEYS[subset]
-        return {key: facts[key]} if key in facts else {}
-    owned = set(SUBSET_KEYS.values()) | set(META_KEYS)
+        return {key: facts[key] for key in SUBSET_KEYS[subset] if key in facts}
+    owned = {key for keys in SUBSET_KEYS.values() for key in keys} | set(META_KEYS)
     return {key: value for key, value in facts.items() if key not in owned}
 
 

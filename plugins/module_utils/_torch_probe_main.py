@@ -39,10 +39,23 @@ def new_report():
         "device_count": None,
         "devices": [],
         "arch_list": [],
-        "bitsandbytes": {"version": None, "error": None},
+        "hip_version": None,
+        "uid": os.getuid(),
+        "bitsandbytes": new_bitsandbytes_report(),
         "smoke": {"ok": None, "device": None, "error": None},
         "error": None,
         "stage": "start",
+    }
+
+
+def new_bitsandbytes_report():
+    return {
+        "installed": False,
+        "version": None,
+        "error": None,
+        "library": {"expected": None, "path": None, "found": None, "loads": None, "error": None},
+        "libraries": [],
+        "cpu_fallback": None,
     }
 
 
@@ -66,6 +79,71 @@ def installed(name):
         return importlib.util.find_spec(name) is not None
     except Exception:
         return True
+
+
+def package_dir(name):
+    """The directory of an installed package, found without importing it; None when not found."""
+    try:
+        import importlib.util
+    except ImportError:  # Python 2
+        import imp
+
+        try:
+            return imp.find_module(name)[1]
+        except ImportError:
+            return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except Exception:
+        return None
+    locations = list(getattr(spec, "submodule_search_locations", None) or []) if spec else []
+    return locations[0] if locations else None
+
+
+def bitsandbytes_library_name(cuda_version, hip_version, override=None):
+    """The native library bitsandbytes loads at import for this torch build (its own naming, not its code).
+
+    ``libbitsandbytes_cuda<major><minor>.so`` from torch.version.cuda, the version overridden by BNB_CUDA_VERSION;
+    ``libbitsandbytes_rocm<major><minor>.so`` from torch.version.hip; ``libbitsandbytes_cpu.so`` for a CPU build.
+    """
+    if hip_version:
+        parts = str(hip_version).split(".")
+        return "libbitsandbytes_rocm%s.so" % "".join(parts[:2])
+    if cuda_version:
+        version = override or "".join(str(cuda_version).split(".")[:2])
+        return "libbitsandbytes_cuda%s.so" % version
+    return "libbitsandbytes_cpu.so"
+
+
+def check_bitsandbytes_library(bnb, cuda_version, hip_version, environ=None):
+    """Whether the library bitsandbytes will look for is in its package directory and loads (ctypes)."""
+    environ = os.environ if environ is None else environ
+    directory = package_dir("bitsandbytes")
+    library = bnb["library"]
+    library["expected"] = bitsandbytes_library_name(cuda_version, hip_version, environ.get("BNB_CUDA_VERSION"))
+    if not directory:
+        library["error"] = "bitsandbytes package directory not found"
+        return
+    try:
+        bnb["libraries"] = sorted(n for n in os.listdir(directory) if n.startswith("libbitsandbytes_"))
+    except OSError as exc:
+        library["error"] = describe(exc)
+        return
+    path = os.path.join(directory, library["expected"])
+    library["found"] = os.path.isfile(path)
+    bnb["cpu_fallback"] = not library["found"] and "libbitsandbytes_cpu.so" in bnb["libraries"]
+    if not library["found"]:
+        library["error"] = "%s is not in %s" % (library["expected"], directory)
+        return
+    library["path"] = path
+    try:
+        import ctypes
+
+        ctypes.CDLL(path)
+        library["loads"] = True
+    except Exception as exc:
+        library["loads"] = False
+        library["error"] = describe(exc)
 
 
 def query_cuda(torch, report):
@@ -131,6 +209,7 @@ def main(out=None):
 
             report["torch_version"] = str(torch.__version__)
             report["cuda_version"] = getattr(torch.version, "cuda", None)
+            report["hip_version"] = getattr(torch.version, "hip", None)
         except Exception as exc:
             torch = None
             report["error"] = "import torch failed: " + describe(exc)
@@ -141,13 +220,18 @@ def main(out=None):
             emit("smoke")
             smoke_test(torch, report["smoke"])
     if installed("bitsandbytes"):
+        bnb = report["bitsandbytes"]
+        bnb["installed"] = True
+        emit("bitsandbytes library")
+        # Before the import, which may crash in the library's loader: what it will look for, and whether that loads.
+        check_bitsandbytes_library(bnb, report["cuda_version"], report["hip_version"])
         emit("import bitsandbytes")
         try:
             import bitsandbytes
 
-            report["bitsandbytes"]["version"] = str(getattr(bitsandbytes, "__version__", "unknown"))
+            bnb["version"] = str(getattr(bitsandbytes, "__version__", "unknown"))
         except Exception as exc:
-            report["bitsandbytes"]["error"] = describe(exc)
+            bnb["error"] = describe(exc)
     emit("done")
     return report
 

@@ -25,8 +25,19 @@ description:
     or, without a linker cache, by looking in the system library directories. Its version comes from C(nvcc --version).
     Debian's C(/usr/lib/cuda) compatibility tree (empty C(bin) and C(lib64)) is an alias of it, not a toolkit.
   - Inspects Docker's NVIDIA runtime configuration, C(nvidia-ctk) and the CDI specifications.
-  - Probes Python interpreters for PyTorch, each in its own subprocess with a timeout, including a small computation on
-    the GPU compared with the CPU.
+  - Probes Python environments for PyTorch, each in its own subprocess, all in parallel within one time budget
+    (O(torch_timeout)), including a small computation on the GPU compared with the CPU, the torch build (CUDA, ROCm,
+    CPU) judged against the CUDA version the driver supports, and whether bitsandbytes finds and loads its native
+    library. The environments are listed (O(torch_python), globs allowed) or discovered (O(torch_discover)).
+  - "What a probe runs, and as whom: the environment's interpreter runs C(python -c <probe program>) (the program is
+    C(plugins/module_utils/_torch_probe_main.py)), which imports torch and bitsandbytes and so runs whatever the
+    environment holds (C(sitecustomize.py), C(.pth) files, packages). It runs as the user who owns the environment's
+    prefix (the directory above C(bin/)), never as root unless root owns it, with a clean environment (E(PATH) of the
+    system directories, E(HOME) of that user, E(LANG=C.UTF-8), no E(PYTHON*) or other variables) in C(/). An
+    environment that someone other than its owner (and root) can change, by a world-writable or group-writable (a
+    group with other members) prefix, C(bin/), interpreter file or C(site-packages), or by a part another user owns,
+    is not run at all (RV(ansible_facts.gpu.torch[].probe=refused), the reason in RV(ansible_facts.gpu.torch[].error)).
+    Run without become, the module runs only its own user's and root's environments and refuses the others."
   - A host without a GPU or without a loaded driver is a normal answer (RV(ansible_facts.gpu.present=false)), not a
     failure, unless O(fail_on_missing_gpu=true).
   - The facts are returned in RV(ansible_facts.gpu), merged into what the host already has there by the module's
@@ -119,6 +130,24 @@ EXAMPLES = r"""
       - /opt/venvs/train/bin/python
       - /opt/venvs/serve/bin/python
     torch_timeout: 120
+
+- name: Probe every conda env, every venv under /opt/venvs and the home directories, and the system python3
+  gpufleet.nvidia.gpu_facts:
+    gather_subset:
+      - nvml
+      - torch
+    torch_discover: true
+    torch_search_roots:
+      - /opt/venvs
+      - /home/*
+    torch_timeout: 120
+
+- name: Environments whose torch the driver cannot run, CPU-only builds on GPU hosts, broken bitsandbytes
+  ansible.builtin.debug:
+    msg: "{{ item.prefix }} ({{ item.owner }}): {{ item.cuda_compat.message }}"
+  loop: "{{ ansible_facts['gpu']['torch'] | selectattr('cuda_compat.ok', 'false') }}"
+  loop_control:
+    label: "{{ item.prefix }}"
 
 - name: Fail hosts whose GPU is missing
   gpufleet.nvidia.gpu_facts:
@@ -733,8 +762,65 @@ ansible_facts:
                   elements: str
                   returned: always
                   sample: []
+        torch_discovery:
+          description: How the environments of RV(ansible_facts.gpu.torch) were chosen and how their probes went.
+          returned: when torch is gathered
+          type: dict
+          contains:
+            discover:
+              description: Whether O(torch_discover) was on.
+              type: bool
+              returned: always
+              sample: true
+            found:
+              description: Environments found (listed and discovered), deduplicated.
+              type: int
+              returned: always
+              sample: 12
+            probed:
+              description: Environments probed (at most O(torch_max_envs)).
+              type: int
+              returned: always
+              sample: 12
+            max_envs:
+              description: The bound, O(torch_max_envs).
+              type: int
+              returned: always
+              sample: 64
+            left_out:
+              description: Prefixes of the environments found but not probed because of O(torch_max_envs).
+              type: list
+              elements: str
+              returned: always
+              sample: []
+            unmatched_patterns:
+              description: Patterns of O(torch_python) that matched nothing.
+              type: list
+              elements: str
+              returned: always
+              sample: []
+            search_truncated:
+              description: Whether the search for venvs stopped at its bound on directories read.
+              type: bool
+              returned: always
+              sample: false
+            budget_s:
+              description: The time budget of all probes, O(torch_timeout).
+              type: int
+              returned: always
+              sample: 60
+            seconds:
+              description: Seconds discovery and probing took.
+              type: float
+              returned: always
+              sample: 4.2
+            probes:
+              description: How many probes ended in each RV(ansible_facts.gpu.torch[].probe) status.
+              type: dict
+              returned: always
+              sample: {ok: 11, timeout: 1, refused: 0, error: 0}
         torch:
-          description: One entry per probed Python interpreter, in the order given.
+          description: One entry per probed Python environment, listed ones in the order given, then discovered ones.
           returned: when torch is gathered
           type: list
           elements: dict
@@ -744,6 +830,96 @@ ansible_facts:
               type: str
               returned: always
               sample: /opt/venvs/train/bin/python
+            kind:
+              description:
+                - V(conda), V(venv), V(system) (the discovered C(/usr/bin/python3)), or V(listed) for a listed
+                  interpreter in neither a conda environment nor a venv.
+              type: str
+              returned: always
+              choices: [conda, venv, system, listed]
+              sample: venv
+            name:
+              description:
+                - The conda environment's name (V(base) for a conda root), the venv's directory name, or V(system).
+              type: str
+              returned: always
+              sample: train
+            prefix:
+              description: The environment's directory (above the interpreter's C(bin/)).
+              type: str
+              returned: always
+              sample: /opt/venvs/train
+            owner:
+              description: The user who owns the prefix.
+              type: str
+              returned: always
+              sample: alice
+            probe:
+              description:
+                - V(ok) the probe answered; V(timeout) it did not answer within O(torch_timeout) (it was stopped, or
+                  not started); V(refused) it was not run (see the module's description) and
+                  RV(ansible_facts.gpu.torch[].error) says why; V(error) it could not run or crashed.
+              type: str
+              returned: always
+              choices: [ok, timeout, refused, error]
+              sample: ok
+            ran_as:
+              description: The user the probe was run as, or V(null) when it was not run.
+              type: str
+              returned: always
+              sample: alice
+            uid:
+              description: The uid the probe program reported it ran as (V(null) when it did not answer).
+              type: int
+              returned: always
+              sample: 1001
+            seconds:
+              description: Seconds the probe ran.
+              type: float
+              returned: always
+              sample: 2.81
+            build:
+              description: What PyTorch was built for, V(cuda), V(rocm) or V(cpu); V(null) without torch.
+              type: str
+              returned: always
+              sample: cuda
+            build_tag:
+              description: The build's tag, the local part of the torch version (V(cu128), V(cpu), V(rocm6.2)).
+              type: str
+              returned: always
+              sample: cu124
+            hip_version:
+              description: The HIP version of a ROCm build (C(torch.version.hip)), or V(null).
+              type: str
+              returned: always
+              sample: null
+            cuda_compat:
+              description:
+                - Whether this host's driver runs the build's CUDA code, by CUDA's compatibility rules, against
+                  RV(ansible_facts.gpu.cuda_driver_version) (read by the module when the nvml subset is not gathered).
+              type: dict
+              returned: always
+              contains:
+                status:
+                  description:
+                    - V(ok); V(minor_version_compat) (built for a newer minor version of the driver's CUDA major
+                      version, runs with that mode's limits, CUDA 11.1 and newer); V(driver_too_old); V(cpu_build) (a
+                      CPU-only torch on a host with GPUs); V(rocm_build); V(no_driver) (a CUDA build, no driver
+                      answered); V(not_applicable) (no torch, or a CPU build on a host without GPUs).
+                  type: str
+                  returned: always
+                  sample: driver_too_old
+                ok:
+                  description: V(true) runs, V(false) does not, V(null) no verdict.
+                  type: bool
+                  returned: always
+                  sample: false
+                message:
+                  description: The verdict in words.
+                  type: str
+                  returned: always
+                  sample: "torch 2.13.0+cu130 needs a driver for CUDA 13.0; this host's driver 550.54.15 supports CUDA
+                    12.4 (upgrade the driver or install a torch built for CUDA 12.x)"
             python_version:
               description: Its Python version, or V(null) when it did not answer.
               type: str
@@ -816,6 +992,58 @@ ansible_facts:
               type: dict
               returned: always
               contains:
+                installed:
+                  description: Whether bitsandbytes is installed (found without importing it).
+                  type: bool
+                  returned: always
+                  sample: true
+                library:
+                  description:
+                    - The native library bitsandbytes loads at import, by its naming (C(libbitsandbytes_cuda<NNN>.so)
+                      with NNN from C(torch.version.cuda), or E(BNB_CUDA_VERSION) when set;
+                      C(libbitsandbytes_rocm<NN>.so); C(libbitsandbytes_cpu.so) for a CPU torch), looked for in its
+                      package directory and loaded with C(ctypes) before C(import bitsandbytes).
+                  type: dict
+                  returned: always
+                  contains:
+                    expected:
+                      description: The library's file name.
+                      type: str
+                      returned: always
+                      sample: libbitsandbytes_cuda124.so
+                    path:
+                      description: Its path when found, else V(null).
+                      type: str
+                      returned: always
+                      sample: /opt/venvs/train/lib/python3.11/site-packages/bitsandbytes/libbitsandbytes_cuda124.so
+                    found:
+                      description: Whether it is in the package directory (V(null) when not looked for).
+                      type: bool
+                      returned: always
+                      sample: true
+                    loads:
+                      description: Whether it loads (V(null) when not found).
+                      type: bool
+                      returned: always
+                      sample: true
+                    error:
+                      description: Why it was not found or does not load, or V(null).
+                      type: str
+                      returned: always
+                      sample: null
+                libraries:
+                  description: The C(libbitsandbytes_*) files in the package directory.
+                  type: list
+                  elements: str
+                  returned: always
+                  sample: [libbitsandbytes_cpu.so, libbitsandbytes_cuda124.so]
+                cpu_fallback:
+                  description:
+                    - Whether, without the expected library, bitsandbytes would fall back to its CPU library (newer
+                      versions do, with a warning); V(null) when not looked for.
+                  type: bool
+                  returned: always
+                  sample: false
                 version:
                   description: Its version, or V(null) when it is missing or does not import.
                   type: str
@@ -847,7 +1075,9 @@ ansible_facts:
                   returned: always
                   sample: null
             error:
-              description: Why the probe failed (missing interpreter, timeout, crash, failed import), or V(null).
+              description:
+                - Why the probe failed or was not run (missing interpreter, timeout, refused, crash, failed import),
+                  or V(null).
               type: str
               returned: always
               sample: null
@@ -864,11 +1094,9 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils.cuda import (
     discover_cuda,
     validate_search_paths,
 )
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._torch_envs import DEFAULT_MAX_ENVS, DEFAULT_SEARCH_ROOTS
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.nvml import collect_gpu_facts
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.torch_probe import (
-    default_torch_pythons,
-    probe_torch_interpreters,
-)
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.torch_probe import gather_torch
 
 
 def validate_options(params):
@@ -876,12 +1104,22 @@ def validate_options(params):
     errors = []
     if params["cuda_search_paths"] is not None:
         errors.extend(validate_search_paths(params["cuda_search_paths"]))
-    for python in params["torch_python"] or []:
-        if not python.startswith("/"):
-            errors.append(f"torch_python: {python!r} is not an absolute path")
+    for option in ("torch_python", "torch_search_roots"):
+        for path in params[option] or []:
+            if not path.startswith("/"):
+                errors.append(f"{option}: {path!r} is not an absolute path")
     if params["torch_timeout"] <= 0:
         errors.append(f"torch_timeout: must be a positive number of seconds, got {params['torch_timeout']}")
+    if params["torch_max_envs"] <= 0:
+        errors.append(f"torch_max_envs: must be a positive number, got {params['torch_max_envs']}")
     return errors
+
+
+def driver_summary(facts):
+    """What the torch subset judges builds against: the nvml subset's answer, or a fresh read when not gathered."""
+    if "cuda_driver_version" not in facts:
+        facts = collect_gpu_facts()
+    return {key: facts.get(key) for key in ("cuda_driver_version", "driver_version", "count")}
 
 
 def gather_gpu_facts(subsets, params):
@@ -894,8 +1132,15 @@ def gather_gpu_facts(subsets, params):
     if "container" in subsets:
         facts["container"] = inspect_container_runtime()
     if "torch" in subsets:
-        pythons = params["torch_python"] or default_torch_pythons(current=sys.executable)
-        facts["torch"] = probe_torch_interpreters(pythons, timeout=params["torch_timeout"])
+        facts["torch"], facts["torch_discovery"] = gather_torch(
+            torch_python=params["torch_python"],
+            discover=params["torch_discover"],
+            search_roots=params["torch_search_roots"],
+            max_envs=params["torch_max_envs"],
+            budget=params["torch_timeout"],
+            driver=driver_summary(facts),
+            current=sys.executable,
+        )
     facts["gathered"] = gathered_info(subsets, params, time.time())
     facts["gather_subset"] = sorted(subsets)
     return facts
@@ -907,6 +1152,9 @@ def main():
             gather_subset=dict(type="list", elements="str", default=["all"]),
             cuda_search_paths=dict(type="list", elements="path"),
             torch_python=dict(type="list", elements="path"),
+            torch_discover=dict(type="bool", default=False),
+            torch_search_roots=dict(type="list", elements="path", default=list(DEFAULT_SEARCH_ROOTS)),
+            torch_max_envs=dict(type="int", default=DEFAULT_MAX_ENVS),
             torch_timeout=dict(type="int", default=60),
             fail_on_missing_gpu=dict(type="bool", default=False),
             refresh=dict(type="bool", default=True),  # the action plugin's; the module gathers what it is given

@@ -6,6 +6,8 @@
 import glob
 import json
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,7 +15,8 @@ import time
 
 import pytest
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import torch_probe
-from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult, run_command
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._parallel_commands import JobResult
 
 # Old interpreters a user's venv may still run (the probe must answer under each); those this machine has.
 OLD_PYTHONS = sorted(
@@ -58,11 +61,20 @@ GOOD_REPORT = {
             CommandResult(0, "bitsandbytes banner\n" + json.dumps(GOOD_REPORT) + "\n===\n", ""), None, id="noise"
         ),
         pytest.param(CommandResult(127, "", "cannot execute"), "interpreter not found or not executable", id="missing"),
-        pytest.param(CommandResult(124, "", "timed out"), "probe timed out after 5s", id="timeout"),
+        pytest.param(
+            CommandResult(124, "", "timed out"),
+            "probe timed out: no answer within the overall budget of 5s",
+            id="timeout",
+        ),
         pytest.param(
             CommandResult(124, json.dumps(dict(GOOD_REPORT, stage="smoke")), ""),
-            "probe timed out after 5s during 'smoke'",
+            "probe timed out: no answer within the overall budget of 5s during 'smoke'",
             id="timeout-with-stage",
+        ),
+        pytest.param(
+            JobResult(124, "", "", False, 0.0),
+            "probe not started: the overall budget of 5s was spent on the other probes",
+            id="not-started",
         ),
         pytest.param(
             CommandResult(-11, json.dumps(dict(GOOD_REPORT, stage="import torch")), ""),
@@ -86,11 +98,13 @@ def test_build_entry(result, error_fragment):
     assert set(entry) == set(torch_probe.empty_entry("x"))
     if error_fragment is None:
         assert entry["error"] is None
+        assert entry["probe"] == "ok"
         assert entry["torch_version"] == "2.13.0+cu128"
         assert entry["devices"][0]["capability"] == "9.0"
         assert entry["smoke"] == {"ok": True, "device": "cuda:0", "error": None}
     else:
         assert error_fragment in entry["error"]
+        assert entry["probe"] == ("timeout" if "budget" in error_fragment else "error")
 
 
 def test_build_entry_ignores_unknown_keys():
@@ -138,7 +152,9 @@ def test_probe_fake_interpreters(tmp_path):
     assert by_name["good"]["error"] is None
     assert by_name["good"]["cuda_available"] is True
     assert by_name["good"]["bitsandbytes"] == {"version": "0.45.5", "error": None}
-    assert by_name["hanging"]["error"] == "probe timed out after 1s"
+    assert by_name["hanging"]["error"] == "probe timed out: no answer within the overall budget of 1s"
+    assert by_name["hanging"]["probe"] == "timeout"
+    assert by_name["good"]["probe"] == "ok"
     assert by_name["crashing"]["error"] == ("probe printed no JSON (rc 139): Fatal Python error: Segmentation fault")
     assert by_name["junk"]["error"].startswith("probe printed no JSON (rc 0): not json at all")
     assert by_name["not-executable"]["error"].startswith("interpreter not found or not executable")
@@ -147,19 +163,27 @@ def test_probe_fake_interpreters(tmp_path):
     assert elapsed < 10
 
 
-def test_probe_passes_script_with_timeout():
+def test_probe_passes_script_budget_and_clean_environment(monkeypatch):
     calls = []
 
-    def runner(argv, timeout=30, env=None, stdin_data=None):
-        calls.append((argv, timeout))
-        return CommandResult(0, json.dumps(GOOD_REPORT), "")
+    def run_jobs(jobs, budget, max_parallel):
+        calls.append((list(jobs), budget))
+        return [JobResult(0, json.dumps(GOOD_REPORT), "", True, 0.1) for _job in jobs]
 
-    torch_probe.probe_torch_interpreters(["/a/python", "/b/python"], timeout=7, runner=runner)
-    assert sorted(calls) == [
-        (["/a/python", "-c", torch_probe.PROBE_SCRIPT], 7),
-        (["/b/python", "-c", torch_probe.PROBE_SCRIPT], 7),
+    monkeypatch.setattr(torch_probe, "run_jobs", run_jobs)
+    monkeypatch.setenv("PYTHONPATH", "/evil")
+    torch_probe.probe_torch_interpreters(["/a/python", "/b/python"], timeout=7)
+    ((jobs, budget),) = calls
+    assert budget == 7
+    assert [job.argv for job in jobs] == [
+        ["/a/python", "-c", torch_probe.PROBE_SCRIPT],
+        ["/b/python", "-c", torch_probe.PROBE_SCRIPT],
     ]
-    assert torch_probe.probe_torch_interpreters([], runner=runner) == []
+    for job in jobs:
+        assert job.cwd == "/"
+        assert set(job.env) == {"PATH", "HOME", "LANG", "USER", "LOGNAME"}
+        assert job.env["LANG"] == "C.UTF-8"
+    assert torch_probe.probe_torch_interpreters([]) == []
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -187,7 +211,7 @@ def test_real_interpreter_without_torch(real_python):
 
 FAKE_TORCH = """
 import os
-MODE = os.environ.get("FAKE_TORCH_MODE", "cpu")
+MODE = open(os.path.join(os.path.dirname(__file__), "MODE")).read().strip()
 if MODE == "segfault":
     import signal
     os.kill(os.getpid(), signal.SIGSEGV)
@@ -276,19 +300,29 @@ raise RuntimeError("CUDA Setup failed despite GPU being available. libcudart.so 
 
 
 @pytest.fixture
-def fake_site(tmp_path):
-    site = tmp_path / "site"
-    (site / "torch").mkdir(parents=True)
+def fake_site(real_python):
+    """Stand-in torch (and, per test, bitsandbytes) installed into the real venv's site-packages.
+
+    Installed there, not put on PYTHONPATH: probes run with a clean environment. Its mode is the file torch/MODE.
+    """
+    site = pathlib.Path(
+        subprocess.run(
+            [real_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    (site / "torch").mkdir()
     (site / "torch" / "__init__.py").write_text(textwrap.dedent(FAKE_TORCH))
-    return site
+    yield site
+    shutil.rmtree(site / "torch")
+    shutil.rmtree(site / "bitsandbytes", ignore_errors=True)
 
 
 def _probe_with(python, site, mode, timeout=60):
-
-    def runner(argv, timeout=30, env=None, stdin_data=None):
-        return run_command(argv, timeout=timeout, env={"PYTHONPATH": str(site), "FAKE_TORCH_MODE": mode})
-
-    (entry,) = torch_probe.probe_torch_interpreters([python], timeout=timeout, runner=runner)
+    (site / "torch" / "MODE").write_text(mode)
+    (entry,) = torch_probe.probe_torch_interpreters([python], timeout=timeout)
     return entry
 
 
@@ -303,7 +337,9 @@ def test_script_with_cpu_build(real_python, fake_site):
     assert entry["device_count"] == 0
     assert entry["devices"] == []
     assert entry["smoke"] == {"ok": None, "device": None, "error": None}
-    assert entry["bitsandbytes"] == {"version": None, "error": None}
+    assert entry["bitsandbytes"]["installed"] is False
+    assert entry["bitsandbytes"]["version"] is None
+    assert entry["build"] == "cpu" and entry["build_tag"] == "cpu"
 
 
 def test_script_with_gpu_build(real_python, fake_site):
@@ -324,7 +360,8 @@ def test_script_with_gpu_build(real_python, fake_site):
     }
     assert entry["arch_list"] == ["sm_80", "sm_90"]
     assert entry["smoke"] == {"ok": True, "device": "cuda:0", "error": None}
-    assert entry["bitsandbytes"] == {"version": "0.45.5", "error": None}
+    assert entry["bitsandbytes"]["version"] == "0.45.5"
+    assert entry["bitsandbytes"]["error"] is None
 
 
 @pytest.mark.parametrize(
@@ -398,7 +435,9 @@ def test_probe_program_in_process(monkeypatch):
     report = _torch_probe_main.main(Out())
     assert [json.loads(line)["stage"] for line in lines] == ["start", "done"]
     assert report["torch_installed"] is False and report["error"] is None
-    assert set(report) - {"stage"} == set(torch_probe.empty_entry("x")) - {"python"}
+    # Every key the probe reports is an entry key; the entry adds what the caller knows (environment, verdicts).
+    added = {"python", "probe", "ran_as", "seconds", "kind", "name", "prefix", "owner", "build", "build_tag"}
+    assert set(report) - {"stage"} == set(torch_probe.empty_entry("x")) - added - {"cuda_compat"}
 
 
 # ---------------------------------------------------------------------------------------------------------------------

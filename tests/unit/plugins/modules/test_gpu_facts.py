@@ -54,8 +54,7 @@ class Recorder:
         monkeypatch.setattr(gpu_facts, "collect_gpu_facts", self.collect_gpu_facts)
         monkeypatch.setattr(gpu_facts, "discover_cuda", self.discover_cuda)
         monkeypatch.setattr(gpu_facts, "inspect_container_runtime", self.inspect_container_runtime)
-        monkeypatch.setattr(gpu_facts, "default_torch_pythons", self.default_torch_pythons)
-        monkeypatch.setattr(gpu_facts, "probe_torch_interpreters", self.probe_torch_interpreters)
+        monkeypatch.setattr(gpu_facts, "gather_torch", self.gather_torch)
         return self
 
     def collect_gpu_facts(self, **kwargs):
@@ -70,13 +69,17 @@ class Recorder:
         self.calls["container"] = kwargs
         return {"docker": {"installed": False}}
 
-    def default_torch_pythons(self, current=None, path_env=None):
-        self.calls["default_torch_pythons"] = current
-        return ["/usr/bin/python3"]
-
-    def probe_torch_interpreters(self, pythons, timeout=60, **kwargs):
-        self.calls["torch"] = {"pythons": list(pythons), "timeout": timeout}
-        return [{"python": python, "error": None} for python in pythons]
+    def gather_torch(self, torch_python=None, discover=False, search_roots=None, max_envs=64, budget=60, **kwargs):
+        self.calls["torch"] = {
+            "pythons": torch_python,
+            "discover": discover,
+            "search_roots": search_roots,
+            "max_envs": max_envs,
+            "timeout": budget,
+            "driver": kwargs.get("driver"),
+        }
+        pythons = torch_python or ["/usr/bin/python3"]
+        return [{"python": python, "error": None} for python in pythons], {"probed": len(pythons)}
 
 
 @pytest.fixture
@@ -124,16 +127,24 @@ def test_default_gathers_everything(recorder):
     assert gpu["cuda"] == {"toolkits": [], "default": None, "nvcc_on_path": False}
     assert gpu["container"] == {"docker": {"installed": False}}
     assert gpu["torch"] == [{"python": "/usr/bin/python3", "error": None}]
-    assert set(recorder.calls) == {"nvml", "cuda", "container", "default_torch_pythons", "torch"}
+    assert gpu["torch_discovery"] == {"probed": 1}
+    assert set(recorder.calls) == {"nvml", "cuda", "container", "torch"}
     assert recorder.calls["cuda"] == {"search_paths": None}  # module_utils applies its defaults
-    assert recorder.calls["torch"] == {"pythons": ["/usr/bin/python3"], "timeout": 60}
+    assert recorder.calls["torch"] == {
+        "pythons": None,  # torch_probe applies its defaults
+        "discover": False,
+        "search_roots": ["/opt", "/srv", "/home/*", "/root"],
+        "max_envs": 64,
+        "timeout": 60,
+        # judged against the nvml subset gathered in the same run, not read again
+        "driver": {"cuda_driver_version": "12.4", "driver_version": "550.54.15", "count": 1},
+    }
 
 
 def test_not_torch_skips_the_probe(recorder):
     gpu = run_module({"gather_subset": ["!torch"]})["ansible_facts"]["gpu"]
     assert "torch" not in gpu
     assert "torch" not in recorder.calls
-    assert "default_torch_pythons" not in recorder.calls
     assert gpu["gather_subset"] == ["container", "cuda", "nvml"]
     assert gpu["present"] is True
 
@@ -152,8 +163,33 @@ def test_torch_options_reach_the_probe(recorder):
     run_module(
         {"gather_subset": ["torch"], "torch_python": ["/opt/a/bin/python", "/opt/b/bin/python"], "torch_timeout": 5}
     )
-    assert recorder.calls["torch"] == {"pythons": ["/opt/a/bin/python", "/opt/b/bin/python"], "timeout": 5}
-    assert "default_torch_pythons" not in recorder.calls
+    assert recorder.calls["torch"]["pythons"] == ["/opt/a/bin/python", "/opt/b/bin/python"]
+    assert recorder.calls["torch"]["timeout"] == 5
+    # only torch asked for: the driver is read for the build verdicts all the same, and not reported as nvml facts
+    assert recorder.calls["nvml"] == {}
+    assert recorder.calls["torch"]["driver"]["cuda_driver_version"] == "12.4"
+
+
+def test_discovery_options_reach_the_probe_and_are_recorded(recorder):
+    gpu = run_module(
+        {
+            "gather_subset": ["torch"],
+            "torch_python": ["/opt/venvs/*/bin/python"],
+            "torch_discover": True,
+            "torch_search_roots": ["/data/envs"],
+            "torch_max_envs": 3,
+        }
+    )["ansible_facts"]["gpu"]
+    assert recorder.calls["torch"]["discover"] is True
+    assert recorder.calls["torch"]["search_roots"] == ["/data/envs"]
+    assert recorder.calls["torch"]["max_envs"] == 3
+    assert "present" not in gpu
+    assert gpu["gathered"]["torch"]["options"] == {
+        "torch_python": ["/opt/venvs/*/bin/python"],
+        "torch_discover": True,
+        "torch_search_roots": ["/data/envs"],
+        "torch_max_envs": 3,
+    }
 
 
 def test_check_mode_gathers_the_same(recorder):
@@ -174,6 +210,8 @@ def test_check_mode_gathers_the_same(recorder):
         ({"cuda_search_paths": ["/usr/local/cuda", "opt/cuda"]}, "cuda_search_paths"),
         ({"torch_python": ["venv/bin/python"]}, "torch_python"),
         ({"torch_timeout": 0}, "torch_timeout"),
+        ({"torch_max_envs": 0}, "torch_max_envs"),
+        ({"torch_search_roots": ["home/*"]}, "torch_search_roots"),
         ({"gather_subset": ["cuda"], "fail_on_missing_gpu": True}, "fail_on_missing_gpu"),
         ({"unknown_option": 1}, "unknown_option"),
         ({"torch_timeout": "soon"}, "torch_timeout"),
