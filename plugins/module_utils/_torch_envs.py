@@ -70,9 +70,12 @@ def env_python(prefix):
 
 
 def conda_env_name(prefix):
-    """conda's name for an environment: its directory name under an ``envs/``, else ``base``."""
-    parent = os.path.basename(os.path.dirname(prefix.rstrip("/")))
-    return os.path.basename(prefix.rstrip("/")) if parent == "envs" else "base"
+    """conda's name for an environment: ``base`` for a conda installation's root, else its directory name."""
+    prefix = prefix.rstrip("/")
+    is_root = any(os.path.exists(os.path.join(prefix, part)) for part in ("condabin", "envs", "bin/conda"))
+    if is_root and os.path.basename(os.path.dirname(prefix)) != "envs":
+        return "base"
+    return os.path.basename(prefix)
 
 
 def owner_name(uid):
