@@ -41,8 +41,9 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._torch_envs import
 )
 
 DEFAULT_TORCH_TIMEOUT = 60
-# Probes running at once; the budget is overall, so this bounds load (each imports torch), not the wall time.
-MAX_PARALLEL_PROBES = max(4, min(16, 2 * (os.cpu_count() or 1)))
+# Probes running at once; the budget is overall, so this bounds load (each imports torch), not the wall time. At
+# least 8, so that a few hanging interpreters (which hold a slot but no CPU) do not keep the others from starting.
+MAX_PARALLEL_PROBES = min(16, max(8, 2 * (os.cpu_count() or 1)))
 
 # The probe program (_torch_probe_main.py), run as ``python -c PROBE_SCRIPT`` by each probed interpreter.
 PROBE_SCRIPT = module_source(_torch_probe_main)
