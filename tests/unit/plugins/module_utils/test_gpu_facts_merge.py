@@ -60,12 +60,40 @@ def test_merge_into_nothing():
         (facts(["cuda"], cuda_search_paths=None), ["cuda"], {"cuda_search_paths": ["/opt/cuda-*"]}, ["cuda"]),
         (facts(["cuda"], cuda_search_paths=["/opt/cuda-*"]), ["cuda"], {"cuda_search_paths": ["/opt/cuda-*"]}, []),
         (facts(["torch"], torch_python=["/a/python"]), ["torch"], {"torch_python": ["/b/python"]}, ["torch"]),
+        # a changed discovery setting gathers torch again; an ad-hoc "true" is the recorded True
+        (facts(["torch"], torch_discover=False), ["torch"], {"torch_discover": True}, ["torch"]),
+        (facts(["torch"], torch_discover=True), ["torch"], {"torch_discover": "true"}, []),
+        (facts(["torch"], torch_discover=True), ["torch"], {"torch_discover": None}, []),
+        (
+            facts(["torch"], torch_discover=True, torch_search_roots=["/opt"]),
+            ["torch"],
+            {"torch_search_roots": ["/opt", "/home/*"]},
+            ["torch"],
+        ),
+        (facts(["torch"], torch_max_envs=64), ["torch"], {"torch_max_envs": "8"}, ["torch"]),
+        (facts(["torch"], torch_max_envs=64), ["torch"], {"torch_max_envs": "64"}, []),
+        # a list option given as a comma-separated string on the command line
+        (
+            facts(["torch"], torch_python=["/a/python", "/b/python"]),
+            ["torch"],
+            {"torch_python": "/a/python,/b/python"},
+            [],
+        ),
         # facts from before `gathered` existed: gather_subset says what they hold
         ({"gather_subset": ["nvml"], "present": False}, ["nvml"], {}, []),
     ],
 )
 def test_missing_subsets(held, wanted, params, expected):
     assert _gpu_facts.missing_subsets(held, set(wanted), params) == expected
+
+
+def test_merge_moves_torch_discovery_with_torch():
+    held = dict(facts(["nvml", "torch"], at=1.0), torch_discovery={"probed": 1})
+    fresh = dict(facts(["torch"], at=2.0), torch_discovery={"probed": 7})
+    merged = _gpu_facts.merge_gpu_facts(held, fresh)
+    assert merged["torch_discovery"] == {"probed": 7}
+    kept = _gpu_facts.merge_gpu_facts(held, dict(facts(["nvml"], at=3.0)))
+    assert kept["torch_discovery"] == {"probed": 1}  # not an nvml key: a fresh nvml gather keeps it
 
 
 def test_filter_resolves_gather_subset_syntax():
