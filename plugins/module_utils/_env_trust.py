@@ -34,7 +34,14 @@ def env_paths(prefix, python):
     """The paths whose writers control what the interpreter runs: prefix, bin/, the real interpreter, site dirs."""
     real_python = os.path.realpath(python)
     paths = [prefix, os.path.join(prefix, "bin"), os.path.dirname(real_python), real_python]
-    for pattern in ("lib/python*/site-packages", "lib/python*/dist-packages", "lib64/python*/site-packages"):
+    # local/...: Debian's /usr/bin/python3 also reads /usr/local/lib/python3.X/dist-packages (root:staff, g+w).
+    patterns = (
+        "lib/python*/site-packages",
+        "lib/python*/dist-packages",
+        "lib64/python*/site-packages",
+        "local/lib/python*/dist-packages",
+    )
+    for pattern in patterns:
         paths.extend(sorted(glob.glob(os.path.join(glob.escape(prefix), pattern))))
     seen, unique = set(), []
     for path in paths:

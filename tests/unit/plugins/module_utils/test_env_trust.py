@@ -158,3 +158,18 @@ def test_clean_environment_has_nothing_of_ours(monkeypatch):
         "USER": user.pw_name,
         "LOGNAME": user.pw_name,
     }
+
+
+def test_debian_local_dist_packages_count_for_the_system_python(tmp_path):
+    """/usr/bin/python3 reads /usr/local/lib/python3.X/dist-packages too (root:staff and group-writable on Debian)."""
+    usr = tmp_path / "usr"
+    python = usr / "bin" / "python3"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    local = usr / "local" / "lib" / "python3.11" / "dist-packages"
+    local.mkdir(parents=True)
+    local.chmod(0o2775)
+    verdict = _env_trust.assess_env(str(usr), str(python), accounts_with(["mallory"]))
+    assert verdict.refused.startswith(f"not run: directory {local} is group-writable (mode 2775)")
+    assert _env_trust.assess_env(str(usr), str(python), accounts_with([])).refused is None
