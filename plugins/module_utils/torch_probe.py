@@ -25,6 +25,7 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import _torch_prob
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import RC_NOT_FOUND, RC_TIMEOUT
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._env_trust import (
     Accounts,
+    Verdict,
     assess_env,
     clean_environment,
 )
@@ -166,8 +167,8 @@ def probe_envs(envs, budget=DEFAULT_TORCH_TIMEOUT, driver=None, max_parallel=Non
         entry = empty_entry(env["python"], env)
         if os.path.lexists(env["prefix"]):
             verdict = assess_env(env["prefix"], env["python"], accounts, euid)
-        else:  # nothing there to trust or distrust: the probe reports the missing interpreter
-            verdict = assess_env("/", "/", accounts, euid)._replace(run_as=None, refused=None)
+        else:  # nothing there to trust or distrust: the probe, as we are, reports the missing interpreter
+            verdict = Verdict(None, accounts.name(euid), None)
         if verdict.refused:
             entry.update(probe="refused", error=verdict.refused)
         else:

@@ -490,3 +490,10 @@ def test_default_torch_pythons(interpreters, current, path_env, expected):
 
 def test_default_torch_pythons_uses_running_interpreter():
     assert torch_probe.default_torch_pythons()[0] == sys.executable
+
+
+def test_interpreter_in_a_missing_prefix_is_an_error_not_a_refusal():
+    (entry,) = torch_probe.probe_torch_interpreters(["/nonexistent-gpufleet/env/bin/python"], timeout=10)
+    assert entry["probe"] == "error"
+    assert entry["error"] == "interpreter not found or not executable: /nonexistent-gpufleet/env/bin/python"
+    assert entry["prefix"] == "/nonexistent-gpufleet/env" and entry["owner"] is None
