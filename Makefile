@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 # Scenarios run by `make test` (molecule/demo is the demo, run by `make demo`).
-MOLECULE_SCENARIOS ?= default cuda_env docker_runtime command_service real_userland
+MOLECULE_SCENARIOS ?= default cuda_env container_toolkit docker_runtime command_service real_userland
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Keep ansible-lint/molecule caches inside the checkout's ignored build dir.
@@ -74,7 +74,7 @@ docs: venv
 # that the sshfs test of tests/command_service runs instead of skipping for want of sshfs.
 unit: venv $(if $(filter test,$(MAKECMDGOALS)),host-deps)
 	hack/torch-venv.sh >/dev/null
-	python -m pytest -m "not gpu" tests/unit tests/simulators tests/command_service
+	python -m pytest -m "not gpu" tests/unit tests/simulators tests/container_toolkit tests/command_service
 
 integration: venv host-deps
 	hack/torch-venv.sh

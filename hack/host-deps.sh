@@ -36,7 +36,15 @@ if ! docker_up; then
     systemctl start docker || true
   fi
   if ! docker_up; then
-    nohup dockerd >/var/log/gpufleet-dockerd.log 2>&1 &
+    # Without the caller's other open files: a lock held by whoever ran this (flock) would otherwise be held by
+    # dockerd for as long as it runs.
+    (
+      for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+      done
+      exec nohup dockerd >/var/log/gpufleet-dockerd.log 2>&1
+    ) &
   fi
   for _ in $(seq 1 60); do
     docker_up && break
