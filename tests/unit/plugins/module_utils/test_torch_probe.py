@@ -387,6 +387,73 @@ def test_script_reports_bitsandbytes_import_error(real_python, fake_site):
     assert entry["bitsandbytes"]["error"].startswith("RuntimeError: CUDA Setup failed")
 
 
+# A real shared object that loads into any CPython of this build, standing in for bitsandbytes' native library.
+LOADABLE_SO = __import__("_ctypes").__file__
+
+
+@pytest.mark.parametrize(
+    "mode, files, expected, found, loads, cpu_fallback",
+    [
+        # torch built for CUDA 12.8: bitsandbytes looks for libbitsandbytes_cuda128.so
+        ("gpu", {"libbitsandbytes_cuda128.so": "real"}, "libbitsandbytes_cuda128.so", True, True, False),
+        ("gpu", {"libbitsandbytes_cuda128.so": "junk"}, "libbitsandbytes_cuda128.so", True, False, False),
+        # only other CUDA versions' libraries and the CPU one: not found; newer versions fall back to the CPU
+        (
+            "gpu",
+            {"libbitsandbytes_cuda118.so": "real", "libbitsandbytes_cpu.so": "real"},
+            "libbitsandbytes_cuda128.so",
+            False,
+            None,
+            True,
+        ),
+        ("gpu", {"libbitsandbytes_cuda118.so": "real"}, "libbitsandbytes_cuda128.so", False, None, False),
+        # a CPU torch: the CPU library
+        ("cpu", {"libbitsandbytes_cpu.so": "real"}, "libbitsandbytes_cpu.so", True, True, False),
+    ],
+)
+def test_script_checks_the_library_bitsandbytes_will_load(
+    real_python, fake_site, mode, files, expected, found, loads, cpu_fallback
+):
+    bnb = fake_site / "bitsandbytes"
+    bnb.mkdir()
+    (bnb / "__init__.py").write_text('__version__ = "0.45.5"\n')
+    for name, content in files.items():
+        if content == "real":
+            shutil.copy(LOADABLE_SO, bnb / name)
+        else:
+            (bnb / name).write_text("not a shared object\n")
+    entry = _probe_with(real_python, fake_site, mode)
+    report = entry["bitsandbytes"]
+    assert report["installed"] is True and report["version"] == "0.45.5"
+    assert report["libraries"] == sorted(files)
+    assert report["library"]["expected"] == expected
+    assert report["library"]["found"] is found
+    assert report["library"]["loads"] is loads
+    assert report["cpu_fallback"] is cpu_fallback
+    if found and loads:
+        assert report["library"]["path"] == str(bnb / expected) and report["library"]["error"] is None
+    elif found:
+        assert "OSError" in report["library"]["error"]
+    else:
+        assert report["library"]["error"] == f"{expected} is not in {bnb}"
+
+
+@pytest.mark.parametrize(
+    "cuda, hip, override, expected",
+    [
+        ("12.8", None, None, "libbitsandbytes_cuda128.so"),
+        ("11.8", None, None, "libbitsandbytes_cuda118.so"),
+        ("12.8", None, "124", "libbitsandbytes_cuda124.so"),  # BNB_CUDA_VERSION
+        (None, "6.2.41133-dd7f95766", None, "libbitsandbytes_rocm62.so"),
+        (None, None, None, "libbitsandbytes_cpu.so"),
+    ],
+)
+def test_bitsandbytes_library_name(cuda, hip, override, expected):
+    from ansible_collections.gpufleet.nvidia.plugins.module_utils import _torch_probe_main
+
+    assert _torch_probe_main.bitsandbytes_library_name(cuda, hip, override) == expected
+
+
 def test_script_reports_torch_import_error(real_python, fake_site):
     entry = _probe_with(real_python, fake_site, "import-error")
     assert entry["torch_installed"] is True
