@@ -6,6 +6,7 @@ venv, all on the system Python 3 (the user cannot reach root's pyenv builds). Th
 as. A world-writable env of that user is refused and, by its sitecustomize.py marker, proved not run.
 """
 
+import json
 import os
 import pwd
 import shutil
@@ -130,3 +131,59 @@ def test_discovery_reports_the_torch_build_of_a_venv():
     # no GPU on this machine: a CPU build is not a problem here (on a GPU host it is "cpu_build")
     assert entry["cuda_compat"]["status"] == "not_applicable"
     assert gpu["torch_discovery"]["discover"] is True
+
+
+NON_ROOT_PROBE = """
+import json, sys
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import torch_probe
+entries = torch_probe.probe_torch_interpreters(sys.argv[1:], timeout=60)
+print(json.dumps([{k: e[k] for k in ("prefix", "owner", "probe", "ran_as", "uid", "error")} for e in entries]))
+"""
+
+
+@needs_root
+@needs_system_python
+def test_a_module_without_become_runs_only_its_own_and_roots_environments(throwaway_user, tmp_path):
+    """The probe code run as the throwaway user (as gpu_facts without become): nobody's environment is refused."""
+    shared = tempfile.mkdtemp(prefix="gpft-shared-")
+    try:
+        os.chmod(shared, 0o755)
+        prefixes = {owner: os.path.join(shared, owner) for owner in ("root", "nobody", "mine")}
+        for prefix in prefixes.values():
+            subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", prefix], check=True)
+        nobody = pwd.getpwuid(65534)
+        chown_tree(prefixes["nobody"], nobody)
+        chown_tree(prefixes["mine"], throwaway_user)
+        pythons = [os.path.join(prefixes[owner], "bin", "python") for owner in ("root", "nobody", "mine")]
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.path.join(REPO, ".build", "collections"), "HOME": "/"}
+        proc = subprocess.run(
+            # the system Python: root's pyenv (this test's interpreter) is out of the user's reach
+            [
+                shutil.which("runuser") or "runuser",
+                "-u",
+                throwaway_user.pw_name,
+                "--",
+                SYSTEM_PYTHON,
+                "-c",
+                NON_ROOT_PROBE,
+                *pythons,
+            ],
+            env=env,
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        root_env, nobodys, mine = json.loads(proc.stdout)
+        me = throwaway_user.pw_name
+        assert (root_env["probe"], root_env["ran_as"], root_env["uid"]) == ("ok", me, throwaway_user.pw_uid)
+        assert (mine["probe"], mine["ran_as"], mine["uid"]) == ("ok", me, throwaway_user.pw_uid)
+        assert nobodys["probe"] == "refused" and nobodys["uid"] is None
+        assert nobodys["error"] == (
+            f"not run: the environment belongs to {nobody.pw_name} and the module runs as {me}, which cannot run it "
+            f"as {nobody.pw_name} (run gpu_facts with become)"
+        )
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
