@@ -19,7 +19,7 @@ import pytest
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _parallel_commands, torch_probe
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._torch_envs import describe_env
 
-BUDGET = 4
+BUDGET = 6  # ample for 39 quick probes on a loaded 2-core machine; the hanging one always costs all of it
 
 
 def hanging_env(prefix, pid_file):
@@ -69,7 +69,7 @@ def test_forty_environments_one_hanging_cost_one_budget(forty_envs):
     others = [entry for index, entry in enumerate(entries) if index != 17]
     assert [entry["probe"] for entry in others] == ["ok"] * 39, [e["error"] for e in others if e["error"]]
     assert all(entry["python_version"] == "%d.%d.%d" % sys.version_info[:3] for entry in others)
-    # One budget, not forty (sequentially the hanging one alone costs the budget, and 40 timeouts would be 160 s).
+    # One budget, not forty (sequentially the hanging one alone costs the budget, and 40 timeouts would be 240 s).
     assert BUDGET - 0.5 <= elapsed < 3 * BUDGET, elapsed
     # The hanging interpreter's own child was killed with its process group.
     child = int((forty_envs["root"] / "child.pid").read_text())
