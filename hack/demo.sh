@@ -24,13 +24,14 @@ echo "gpufleet demo: collection from $GPUFLEET_COLLECTIONS_PATH"
 
 want=$(molecule/image/build.sh | tail -n 1)
 torch_site=$(hack/torch-venv.sh | tail -n 1)
-# Kept containers are reused only when every node runs the current image with this checkout's PyTorch mounted;
-# otherwise the fleet is recreated.
+toolkit_repo=$(hack/toolkit-repo.sh | tail -n 1)
+# Kept containers are reused only when every node runs the current image with this checkout's PyTorch and toolkit
+# repository mounted; otherwise the fleet is recreated.
 nodes=$(.venv/bin/python -c 'import sys, yaml; print(" ".join(p["name"] for p in yaml.safe_load(open(sys.argv[1]))["platforms"]))' \
   molecule/demo/molecule.yml)
 for node in $nodes; do
-  state=$(docker inspect -f '{{.State.Running}} {{.Config.Image}} {{range .Mounts}}{{if eq .Destination "/opt/gpufleet-torch/site"}}{{.Source}}{{end}}{{end}}' "$node" 2>/dev/null || true)
-  if [[ "$state" != "true $want $torch_site" ]]; then
+  state=$(docker inspect -f '{{.State.Running}} {{.Config.Image}} {{range .Mounts}}{{if eq .Destination "/opt/gpufleet-torch/site"}}{{.Source}}{{end}}{{end}} {{range .Mounts}}{{if eq .Destination "/srv/nvidia-container-toolkit"}}{{.Source}}{{end}}{{end}}' "$node" 2>/dev/null || true)
+  if [[ "$state" != "true $want $torch_site $toolkit_repo" ]]; then
     echo "gpufleet demo: (re)creating the simulated fleet ($node: ${state:-absent})"
     hack/molecule.sh destroy -s demo >/dev/null
     break

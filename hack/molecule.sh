@@ -7,6 +7,10 @@ hack/host-deps.sh >/dev/null
 hack/venv.sh >/dev/null
 GPUFLEET_NODE_IMAGE=$(molecule/image/build.sh | tail -n 1)
 export GPUFLEET_NODE_IMAGE
+# The signed apt repository the nodes install the NVIDIA Container Toolkit (SIMULATED packages) from; molecule/node.yml
+# mounts it into every node.
+GPUFLEET_TOOLKIT_REPO=$(hack/toolkit-repo.sh | tail -n 1)
+export GPUFLEET_TOOLKIT_REPO
 # Every platform of molecule/*/molecule.yml merges the one node definition, molecule/node.yml, with
 # `<<: {$GPUFLEET_NODE_PLATFORM}`: its keys as JSON without the outer braces, environment variables substituted.
 GPUFLEET_NODE_PLATFORM=$(.venv/bin/python - molecule/node.yml <<'PY'
@@ -39,18 +43,6 @@ if [[ " $* " == *" real_userland "* || " $* " == *" --all "* || " $* " == *" -s 
   export GPUFLEET_REAL_NODE_IMAGE
 fi
 mkdir -p .build/empty
-# NVIDIA's repository cannot be reached: the nodes install the NVIDIA Container Toolkit (SIMULATED packages) from a
-# real signed apt repository built by tests/container_toolkit/apt_repo.py and mounted read-only at
-# /srv/nvidia-container-toolkit. Rebuilt only when what goes into it changed, so a re-run sees the same key.
-GPUFLEET_TOOLKIT_REPO=$PWD/.build/toolkit-repo
-repo_inputs=$(cat tests/container_toolkit/apt_repo.py tests/container_toolkit/nvidia_ctk_version.py \
-  tests/simulators/bin/nvidia-ctk tests/simulators/bin/nvidia-container-runtime | sha256sum | cut -c1-16)
-if [[ ! -f $GPUFLEET_TOOLKIT_REPO/fingerprints.json || $(cat "$GPUFLEET_TOOLKIT_REPO.inputs" 2>/dev/null) != "$repo_inputs" ]]; then
-  mkdir -p "$GPUFLEET_TOOLKIT_REPO"
-  .venv/bin/python tests/container_toolkit/apt_repo.py "$GPUFLEET_TOOLKIT_REPO" >&2
-  echo "$repo_inputs" >"$GPUFLEET_TOOLKIT_REPO.inputs"
-fi
-export GPUFLEET_TOOLKIT_REPO
 gpu_burn_src=${GPUFLEET_GPU_BURN_SRC:-$(cd .. && pwd)/shared/third_party/gpu-burn}
 [[ -d $gpu_burn_src ]] || gpu_burn_src=$PWD/.build/empty
 GPUFLEET_GPU_BURN_DIR=$(cd "$gpu_burn_src" && pwd)

@@ -67,6 +67,12 @@ def remove_nodes():
         docker("rm", "-f", *ours, check=False)
 
 
+# The signed apt repository the container_toolkit role installs the toolkit's SIMULATED packages from
+# (hack/toolkit-repo.sh), mounted into every node as in molecule/node.yml.
+TOOLKIT_REPO = os.path.join(REPO, ".build", "toolkit-repo")
+TOOLKIT_REPO_MOUNT = "/srv/nvidia-container-toolkit"
+
+
 def start_nodes(names, image, profile, cuda=None):
     """Start the nodes like the molecule platforms in .config/molecule/config.yml; wait for systemd in each.
 
@@ -82,6 +88,7 @@ def start_nodes(names, image, profile, cuda=None):
             "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
             "-e", "container=docker", "--stop-signal", "SIGRTMIN+3",
             "-v", "%s:/etc/gpufleet-sim/gpus.json:ro" % profile,
+            "-v", "%s:%s:ro" % (TOOLKIT_REPO, TOOLKIT_REPO_MOUNT),
             *extra,
             image, "/sbin/init",
         )  # fmt: skip
@@ -109,7 +116,11 @@ def write_inventory(names, path):
     hosts = {name: {} for name in names}
     inventory = {
         "all": {
-            "vars": {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"},
+            "vars": {
+                "ansible_connection": "community.docker.docker",
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "container_toolkit_repo_url": "file://" + TOOLKIT_REPO_MOUNT,
+            },
             "children": {"gpu_nodes": {"hosts": hosts}},
         }
     }

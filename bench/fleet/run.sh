@@ -24,6 +24,7 @@ remove_bench_nodes() {
 hack/host-deps.sh >&2
 hack/venv.sh >&2
 image=$(molecule/image/build.sh | tail -n 1)
+hack/toolkit-repo.sh >/dev/null  # .build/toolkit-repo, mounted into the nodes by fleet_bench.py
 
 remove_bench_nodes
 trap remove_bench_nodes EXIT

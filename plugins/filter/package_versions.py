@@ -52,7 +52,7 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - V(apt), V(dnf) - C({name: version}) of the installed packages; with O(held), the list of held package names.
+    - "V(apt), V(dnf) - C({name: version}) of the installed packages; with O(held), the list of held package names."
     - V(dnfl) - the list of locked package names.
   type: raw
 """

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A REAL signed apt repository of SIMULATED NVIDIA Container Toolkit packages, laid out like NVIDIA's.
 
 NVIDIA's servers cannot be reached here, so the container_toolkit role's tests point apt at this instead:

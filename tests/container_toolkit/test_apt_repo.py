@@ -37,6 +37,7 @@ PACKAGES = (
 
 
 def run(command, **kwargs):
+    kwargs.setdefault("check", False)  # callers assert on the return code themselves
     return subprocess.run([str(part) for part in command], capture_output=True, text=True, timeout=60, **kwargs)
 
 

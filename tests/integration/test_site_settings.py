@@ -36,6 +36,7 @@ def run_site(*extra):
         ('{"cuda_env_services": {"a": 1}}', "cuda_env_services"),
         ('{"fleet_report_formats": ["pdf"]}', "fleet_report_formats"),
         ('{"docker_runtime_require_gpu": "perhaps"}', "docker_runtime_require_gpu"),
+        ('{"container_toolkit_channel": "nightly"}', "container_toolkit_channel"),
     ],
 )
 def test_a_wrong_setting_of_any_role_stops_the_host_before_any_role_runs(setting, message):

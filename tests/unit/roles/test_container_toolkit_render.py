@@ -104,7 +104,7 @@ def test_rhel_repo_file_is_nvidias_with_metadata_signature_checked(tmp_path):
     ids=["experimental", "mirror-with-slash", "mirror-and-own-key"],
 )
 def test_rhel_repo_file_follows_channel_and_mirror(tmp_path, settings, baseurl, gpgkey):
-    written, _ = render_rhel(tmp_path, **settings)
+    written = render_rhel(tmp_path, **settings)[0]
     options = repo_options(written["diff"][0]["after"])
     assert options["baseurl"] == baseurl
     assert options["gpgkey"] == gpgkey
