@@ -1,0 +1,5 @@
+"""SIMULATED torch.backends."""
+
+from . import cudnn
+
+__all__ = ["cudnn"]
