@@ -16,14 +16,19 @@ description:
   - Takes the names of the hosts and C(hostvars), reads each host's
     RV(gpufleet.nvidia.gpu_facts#module:ansible_facts.gpu) and its C(ansible_local.gpufleet) (written by
     M(gpufleet.nvidia.local_facts) from the roles) and returns one document - per host the GPUs and their
-    health, driver and CUDA, the CUDA toolkit selected, whether containers get GPUs, and the last burn-in verdict;
-    per GPU its burn-in TFLOPS and maximum temperature.
+    health, driver and CUDA, the CUDA toolkit selected, whether containers get GPUs, the last burn-in verdict and its
+    PyTorch environments; per GPU its burn-in TFLOPS and maximum temperature.
   - Verdicts are read, never recomputed. The burn-in verdict of a host and of each GPU (outliers included) is the
     one the P(gpufleet.nvidia.burnin#role) role judged across the fleet and recorded in the host's local fact;
     whether containers get the GPUs is the P(gpufleet.nvidia.docker_runtime#role) role's
     C(gpufleet_gpu_containers_ready) of this play, or the verdict it recorded in the local fact (C(containers)); without
     either it is V(false) when the facts show no way at all (no nvidia runtime, no CDI spec), else V(null) (not
     checked).
+  - The PyTorch environments (gpu_facts' C(torch) subset, when gathered) keep the module's CUDA verdict
+    (RV(gpufleet.nvidia.gpu_facts#module:ansible_facts.gpu.torch[].cuda_compat)) and probe status. Two findings are
+    read from what the probe measured - bitsandbytes is broken when the native library it loads at import is missing
+    (even with its CPU fallback), does not load, or its import failed; torch is broken when its import or CUDA query
+    failed, its GPU check failed, or a CUDA build the driver can run sees no GPU on a host that has GPUs.
   - Only values that describe the host's state are kept (no current temperature, power or utilisation), so the
     report of an unchanged fleet is the same document on every run.
 author:
@@ -59,7 +64,13 @@ _value:
         - Counts - C(hosts), C(hosts_with_gpus), C(gpus), C(faulty_gpus), C(faulty_hosts) (names),
           C(runtime_ready_hosts), C(runtime_not_ready_hosts) (names, where docker_runtime found that containers do
           not get the GPUs), C(burnin_passed_hosts), C(burnin_failed_hosts) (names), C(unreachable_hosts) (names),
-          C(models) (GPU count per model) and C(healthy) (no faulty GPU, no failed burn-in, every host reported).
+          C(models) (GPU count per model) and C(healthy) (no faulty GPU, no failed burn-in, every host reported;
+          PyTorch findings do not count).
+        - C(torch) counts the PyTorch environments - C(hosts_gathered), C(hosts_not_gathered) (names of the hosts
+          without the torch subset), C(environments) (probed or refused), C(checked) (the probe answered), by
+          verdict C(ok), C(no_torch), C(failed), C(warnings), C(not_checked), C(not_probed) (found beyond
+          C(torch_max_envs)), C(hosts_with_findings) (names) and C(findings) (per kind of RV(_value.torch_findings)
+          present, in the report's order - C(kind), C(severity), C(title), C(count), C(hosts)).
       type: dict
     problems:
       description:
@@ -71,6 +82,19 @@ _value:
         - Read from the verdicts above, never judged again; RV(_value.hosts) still holds every host.
       type: list
       elements: dict
+    torch_findings:
+      description:
+        - What is wrong with the fleet's PyTorch environments, failures first, then warnings, then environments that
+          were not checked; within a kind sorted by host and interpreter. One entry per problem of an environment
+          (one environment may have two), and one per host whose discovery found more than it probed.
+        - Each has C(host), C(python), C(prefix), C(env_kind) (V(conda), V(venv), V(system), V(listed)), C(name),
+          C(owner), C(torch_version), C(severity) (V(fail), V(warning), V(not checked)), C(message) (the module's
+          words where it judged, for example the driver verdict) and C(kind) - V(cpu_build) (a CPU-only torch on a
+          host with GPUs), V(driver_too_old), V(rocm_build), V(torch_error), V(bitsandbytes), V(minor_version_compat)
+          (warning), V(refused) (not run, for example writable by others), V(timeout), V(probe_error), V(not_probed)
+          (C(python) V(null); found beyond C(torch_max_envs), or the search was cut short).
+      type: list
+      elements: dict
     hosts:
       description:
         - One entry per host, sorted by name - C(host), C(reported), C(present), C(count), C(models), C(groups) (from
@@ -78,7 +102,16 @@ _value:
           C(cuda_driver), C(source), C(error), C(health) (V(ok), V(no GPU), V(FAULTY) or V(unknown)), C(faulty)
           (one line per faulty GPU), C(cuda) (C(selected), C(selected_path), C(toolkits), C(nvcc_on_path)),
           C(runtime) (C(ready), C(docker), C(nvidia_runtime), C(cdi_devices), C(text)), C(burnin) (C(verdict) -
-          V(pass), V(FAIL) or V(not run) - C(device), C(dtype), C(backend), C(finished), C(failing)) and C(gpus).
+          V(pass), V(FAIL) or V(not run) - C(device), C(dtype), C(backend), C(finished), C(failing)), C(gpus) and
+          C(torch).
+        - C(torch) is V(null) when the torch subset was not gathered, else C(environments) (one per environment
+          probed or refused - C(python), C(kind), C(name), C(prefix), C(owner), C(ran_as), C(probe),
+          C(python_version), C(torch_version), C(build), C(build_tag), C(cuda_version), C(cuda_available),
+          C(device_count), C(cuda_compat) (C(status), C(ok), C(message)), C(bitsandbytes) (V(null) when not
+          installed, else C(version), C(library), C(ok), C(problem)), C(error), C(verdict) (V(ok), V(no torch),
+          V(FAIL), V(warning) or V(not checked)) and C(findings) (C(kind), C(message))), C(discovery) (from
+          C(torch_discovery) - C(discover), C(found), C(probed), C(max_envs), C(left_out), C(unmatched_patterns),
+          C(search_truncated)) and C(not_probed) (why some environments were not probed, or V(null)).
       type: list
       elements: dict
     burnin:
@@ -91,6 +124,12 @@ from collections.abc import Mapping, Sequence
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import gpu_row, model_key, model_medians
 from ansible_collections.gpufleet.nvidia.plugins.filter.gpu_model_group import gpu_model_groups
+from ansible_collections.gpufleet.nvidia.plugins.plugin_utils._fleet_torch import (
+    host_findings,
+    host_torch,
+    sort_findings,
+    torch_summary,
+)
 
 
 def _mapping(value):
@@ -274,6 +313,7 @@ def build_fleet_report(entries):
     tolerances = []
     hosts = []
     problems = []
+    torch_findings = []
     for entry in sorted(entries, key=lambda item: str(item["host"])):
         name = str(entry["host"])
         gpu = _mapping(entry.get("gpu"))
@@ -321,9 +361,12 @@ def build_fleet_report(entries):
                     "failing": failing,
                 },
                 "gpus": gpus,
+                "torch": host_torch(gpu) if reported else None,
             }
         )
         problems.extend(_host_problems(hosts[-1], host_rows))
+        if hosts[-1]["torch"] is not None:
+            torch_findings.extend(host_findings(name, hosts[-1]["torch"]))
 
     models = {}
     for host in hosts:
@@ -343,9 +386,12 @@ def build_fleet_report(entries):
         "models": models,
     }
     summary["healthy"] = not (summary["faulty_hosts"] or summary["burnin_failed_hosts"] or summary["unreachable_hosts"])
+    torch_findings = sort_findings(torch_findings)
+    summary["torch"] = torch_summary(hosts, torch_findings)
     return {
         "summary": summary,
         "problems": problems,
+        "torch_findings": torch_findings,
         "hosts": hosts,
         "burnin": _burnin_section(burn_rows, tolerances),
     }

@@ -10,7 +10,13 @@ What the roles would have left on each host, produced by the collection's own co
   whole fleet judged by ``burnin_fleet`` and each host's part recorded with ``burnin_host_verdict`` exactly as the
   burnin role does;
 - ``ansible_local.gpufleet.cuda``: the toolkit cuda_env selected;
-- ``gpufleet_gpu_containers_ready``: docker_runtime's verdict, as an inventory variable (the role sets it as a fact).
+- ``gpufleet_gpu_containers_ready``: docker_runtime's verdict, as an inventory variable (the role sets it as a fact);
+- ``ansible_facts.gpu.torch`` and ``.torch_discovery`` (the torch subset, discovery on; not gathered on every 25th
+  host): per environment a made-up probe answer (the probe program's JSON line) turned into an entry and judged
+  against the host's driver by ``torch_probe.build_entry`` and ``judge_build``, environments refused for being
+  world-writable by ``_env_trust.writable_by_others``' words; TORCH_ENVS places CPU-only builds, torch too new for the
+  driver, minor-version compatibility, broken bitsandbytes, a ROCm build, a torch that does not import, refused,
+  hanging and crashing probes and environments beyond torch_max_envs on some hosts.
 
 ``write_fleet`` writes an inventory and a jsonfile fact cache; ``ansible-playbook`` with that cache and
 ``gather_facts: false`` sees the fleet in hostvars as if facts.yml had just gathered it. Deterministic (seeded).
@@ -20,18 +26,22 @@ import json
 import multiprocessing
 import os
 import random
+import stat
 import subprocess
 import time
+from types import SimpleNamespace
 
 from ansible.plugins.loader import cache_loader
 from ansible_collections.gpufleet.nvidia.plugins.filter.burnin_fleet import host_verdict, judge_fleet
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvml
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _torch_probe_main, nvml, torch_probe
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._burn_judge import (
     aggregate_torch_gpu,
     failure_message,
     judge,
 )
-from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import CommandResult
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import RC_TIMEOUT, CommandResult
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._env_trust import writable_by_others
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._parallel_commands import JobResult
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.container import collect_cdi_devices, inspect_docker
 
 REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -68,6 +78,24 @@ FAULTS = {
 CRASHED_HOSTS = {250: "the torch worker exited with rc 1: CUDA error: an illegal memory access was encountered"}
 UNREACHABLE_HOSTS = {333}
 DOCKER_PROBLEMS = {100: "no nvidia runtime", 210: "daemon down"}
+
+# The torch subset: gathered on every host but every 25th; each host has the system python3 (no torch) and a conda
+# env with a working torch and bitsandbytes; TORCH_ENVS adds one environment with a problem to some hosts (by number,
+# placed proportionally like FAULTS; CPU-only builds on every 16th host, counting from the 3rd).
+TORCH_NOT_GATHERED_EVERY = 25
+TORCH_BUDGET = 60
+TORCH_ENVS = {
+    "cpu_build": "every 16th from 3",
+    "driver_too_old": (260, 301, 380, 430, 470, 490),
+    "minor_version_compat": (270, 320, 360, 410, 440, 480, 495),
+    "bitsandbytes": (12, 151, 276, 390),
+    "rocm_build": (60,),
+    "torch_error": (88,),
+    "refused": (45, 222, 404),
+    "timeout": (120, 340),
+    "probe_error": (160,),
+    "not_probed": (177,),
+}
 
 
 def _placed(hosts):
@@ -160,6 +188,173 @@ def _container(count, problem):
     }
 
 
+def _probe_answer(stage="done", **answer):
+    """The probe program's last JSON line (its report, _torch_probe_main.new_report's keys) with made-up answers."""
+    report = _torch_probe_main.new_report()
+    report.update(python_version="3.11.2", uid=None, stage=stage)
+    bitsandbytes = answer.pop("bitsandbytes", None)
+    if bitsandbytes:
+        report["bitsandbytes"].update(installed=True, **bitsandbytes)
+    report.update(answer)
+    return json.dumps(report)
+
+
+def _cuda_torch(version, cuda, gpus, available=True, **answer):
+    devices = [{"index": i, "name": "(as NVML)", "capability": "9.0", "memory_total_mib": 81559} for i in range(gpus)]
+    fields = {
+        "torch_installed": True,
+        "torch_version": version,
+        "cuda_version": cuda,
+        "cudnn_version": 90100,
+        "cuda_available": available,
+        "device_count": gpus if available else 0,
+        "devices": devices if available else [],
+        "arch_list": ["sm_80", "sm_86", "sm_90"],
+        "smoke": {"ok": True, "device": "cuda:0", "error": None} if available else {"ok": None, "device": None},
+    }
+    fields.update(answer)
+    return fields
+
+
+def _bnb(prefix, version, expected, libraries, loads=True, error=None):
+    site = f"{prefix}/lib/python3.11/site-packages/bitsandbytes"
+    found = expected in libraries
+    return {
+        "version": version,
+        "libraries": libraries,
+        "cpu_fallback": not found and "libbitsandbytes_cpu.so" in libraries,
+        "library": {
+            "expected": expected,
+            "path": f"{site}/{expected}" if found else None,
+            "found": found,
+            "loads": (loads if found else None),
+            "error": (None if loads else error) if found else f"{expected} is not in {site}",
+        },
+    }
+
+
+def _env(prefix, kind, owner, name=None):
+    return {
+        "python": f"{prefix}/bin/python",
+        "kind": kind,
+        "name": name or os.path.basename(prefix),
+        "prefix": prefix,
+        "owner": owner,
+    }
+
+
+def _probed(env, answer, rc=0, stage="done", stderr="", ran_as=None):
+    result = JobResult(rc, _probe_answer(stage=stage, **answer) + "\n", stderr, True, 1.7)
+    entry = torch_probe.build_entry(env["python"], result, TORCH_BUDGET, env)
+    entry["ran_as"] = ran_as or env["owner"]
+    return entry
+
+
+def _torch_problem_env(kind, number, gpus):
+    """(entry without the driver verdict, torch_discovery changes) of the environment with a problem of ``kind``."""
+    if kind == "cpu_build":
+        env = _env("/home/bob/venvs/quick", "venv", "bob")
+        return _probed(env, {"torch_installed": True, "torch_version": "2.6.0+cpu", "cuda_available": False}), {}
+    if kind == "driver_too_old":
+        env = _env("/home/carol/.conda/envs/llm-nightly", "conda", "carol")
+        return _probed(env, _cuda_torch("2.13.0+cu130", "13.0", gpus, available=False)), {}
+    if kind == "minor_version_compat":
+        return _probed(_env("/opt/venvs/vllm", "venv", "svc-vllm"), _cuda_torch("2.7.1+cu128", "12.8", gpus)), {}
+    if kind == "bitsandbytes":
+        env = _env("/home/dave/miniconda3/envs/qlora", "conda", "dave")
+        if number % 2:  # the library is there, but a CUDA library it needs is not
+            libraries = ["libbitsandbytes_cpu.so", "libbitsandbytes_cuda124.so"]
+            error = "OSError: libcusparse.so.12: cannot open shared object file: No such file or directory"
+            bnb = _bnb(env["prefix"], "0.45.0", "libbitsandbytes_cuda124.so", libraries, loads=False, error=error)
+        else:  # built for another CUDA only: bitsandbytes falls back to its CPU library
+            libraries = ["libbitsandbytes_cpu.so", "libbitsandbytes_cuda118.so"]
+            bnb = _bnb(env["prefix"], "0.41.1", "libbitsandbytes_cuda124.so", libraries)
+        return _probed(env, _cuda_torch("2.5.1+cu124", "12.4", gpus, bitsandbytes=bnb)), {}
+    if kind == "rocm_build":
+        env = _env("/opt/venvs/rocm-test", "venv", "root")
+        answer = {"torch_installed": True, "torch_version": "2.5.1+rocm6.2", "hip_version": "6.2.41133"}
+        return _probed(env, dict(answer, cuda_available=False)), {}
+    if kind == "torch_error":
+        error = (
+            "import torch failed: ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory"
+        )
+        return _probed(_env("/home/erin/venvs/broken", "venv", "erin"), {"torch_installed": True, "error": error}), {}
+    if kind == "refused":
+        env = _env("/opt/venvs/shared", "venv", "root")
+        entry = torch_probe.empty_entry(env["python"], env)
+        world_writable = SimpleNamespace(st_mode=stat.S_IFDIR | 0o777, st_uid=0)
+        entry.update(probe="refused", error="not run: " + writable_by_others(env["prefix"], world_writable, 0, None))
+        return entry, {}
+    if kind == "timeout":
+        env = _env("/home/frank/.conda/envs/hang", "conda", "frank")
+        return _probed(env, {"torch_installed": True}, rc=RC_TIMEOUT, stage="import torch"), {}
+    if kind == "probe_error":
+        env = _env("/home/gina/venvs/segv", "venv", "gina")
+        answer = {"torch_installed": True, "torch_version": "2.4.0+cu121", "cuda_version": "12.1"}
+        return _probed(env, answer, rc=-11, stage="torch.cuda"), {}
+    if kind == "not_probed":
+        left_out = [f"/home/hpc/job_{job}_venv2" for job in range(41, 48)]
+        return None, {"found": 4 + len(left_out), "probed": 4, "max_envs": 4, "left_out": left_out}
+    raise ValueError(kind)
+
+
+def torch_problem_hosts(hosts):
+    """{kind: set of host numbers} of TORCH_ENVS placed in a fleet of ``hosts`` (without the not gathered ones)."""
+    placed = {}
+    for kind, numbers in TORCH_ENVS.items():
+        if kind == "cpu_build":
+            numbers = range(3, hosts + 1, 16)
+        else:
+            numbers = [max(1, min(hosts, round(number * hosts / 500))) for number in numbers]
+        placed[kind] = {number for number in numbers if number % TORCH_NOT_GATHERED_EVERY}
+    return placed
+
+
+def _torch_facts(number, gpus, driver, cuda, problems):
+    """(ansible_facts.gpu.torch, .torch_discovery) of host ``number``, or None when the subset was not gathered."""
+    if number % TORCH_NOT_GATHERED_EVERY == 0:
+        return None
+    system = _env("/usr", "system", "root", name="system")
+    system["python"] = "/usr/bin/python3"
+    train = _env("/opt/conda/envs/train", "conda", "mlops")
+    libraries = ["libbitsandbytes_cpu.so", "libbitsandbytes_cuda124.so"]
+    bnb = _bnb(train["prefix"], "0.45.0", "libbitsandbytes_cuda124.so", libraries)
+    entries = [_probed(system, {}), _probed(train, _cuda_torch("2.5.1+cu124", "12.4", gpus, bitsandbytes=bnb))]
+    discovery = {}
+    for kind in TORCH_ENVS:
+        if number in problems[kind]:
+            entry, changes = _torch_problem_env(kind, number, gpus)
+            if entry is not None:
+                entries.append(entry)
+            discovery.update(changes)
+    driver_facts = {"cuda_driver_version": nvml.format_cuda_version(cuda), "driver_version": driver, "count": gpus}
+    entries = [torch_probe.judge_build(entry, driver_facts) for entry in entries]
+    summary = {
+        "discover": True,
+        "found": len(entries),
+        "probed": len(entries),
+        "max_envs": 64,
+        "left_out": [],
+        "unmatched_patterns": [],
+        "search_truncated": False,
+        "budget_s": TORCH_BUDGET,
+        "seconds": 2.4,
+        "probes": {status: sum(1 for e in entries if e["probe"] == status) for status in torch_probe.PROBE_STATUSES},
+    }
+    summary.update(discovery)
+    return entries, summary
+
+
+def expected_torch_findings(fleet):
+    """{kind: sorted host names} the report must list, from TORCH_ENVS (not from the report's code)."""
+    hosts = len(fleet)
+    reachable = {host["number"] for host in fleet.values() if host["facts"] is not None}
+    return {
+        kind: sorted(host_name(number) for number in numbers if number in reachable)
+        for kind, numbers in torch_problem_hosts(hosts).items()
+    }
+
+
 def _burn_result(index, uuid, model, fault, rng):
     """The gpu_burnin module's result for one GPU: worker events and NVML samples, aggregated and judged."""
     name, *_rest, tflops, temperature, _gen = MODELS[model]
@@ -207,6 +402,7 @@ def build_fleet(hosts=500, gpus_per_host=8, seed=15):
     """{host: {"facts": cached facts or None (unreachable), "vars": inventory vars}} of the synthetic fleet."""
     rng = random.Random(seed)
     faults, crashed_hosts, unreachable_hosts, docker_problems = _placed(hosts)
+    torch_problems = torch_problem_hosts(hosts)
     fleet = {}
     records = []
     modules = {}
@@ -246,6 +442,9 @@ def build_fleet(hosts=500, gpus_per_host=8, seed=15):
             container=_container(len(devices), docker_problems.get(number)),
             cuda={"toolkits": [{"version": "12.4.131", "path": "/usr/local/cuda-12.4"}], "nvcc_on_path": True},
         )
+        torch = _torch_facts(number, len(devices), driver, cuda, torch_problems)
+        if torch is not None:
+            facts["torch"], facts["torch_discovery"] = torch
         fleet[name] = {
             "facts": {"gpu": facts},
             "vars": {"gpufleet_gpu_containers_ready": number not in docker_problems},
