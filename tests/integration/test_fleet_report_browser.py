@@ -1,8 +1,9 @@
 """The fleet report at the size of a real fleet, rendered by the real role and looked at in a real browser.
 
 A SYNTHETIC fleet of 500 hosts x 8 GPUs (tests/fleet_report/synthetic_fleet.py: three models, faulty GPUs, burn-in
-outliers and failures, a host that was not reached, two hosts whose containers get no GPUs; every verdict produced by
-the collection's own code) is written to a fact cache, and the fleet_report role renders fleet.{json,md,html,txt}
+outliers and failures, a host that was not reached, two hosts whose containers get no GPUs, PyTorch environments with
+every kind of finding and hosts where the torch subset was not gathered; every verdict produced by the collection's own
+code) is written to a fact cache, and the fleet_report role renders fleet.{json,md,html,txt}
 through ansible-playbook. Debian's chromium, headless and driven over the DevTools protocol, then opens fleet.html:
 the page loads without errors, its first screen names what is wrong and where, the charts are there (one per GPU model,
 their texts inside the chart and apart), and the table lists every host. A small fleet checks the other branch of the
@@ -95,9 +96,14 @@ def test_markdown_and_text_put_the_summary_first_and_list_only_the_problems(flee
         head = "\n".join(text.splitlines()[:12])
         assert "500 hosts" in head and "13 hosts need attention" in head, (name, head)
         assert all(host in text for host in hosts), name
-        # Problems only: one line per problem, not one per host (fleet.json holds every host and GPU).
-        assert len(text.splitlines()) < 60, name
+        # Problems only: one line per problem (13) and at most 3 per kind of PyTorch finding (10 kinds, each with a
+        # heading and a "more" line), not one per host (fleet.json holds every host and GPU).
+        assert len(text.splitlines()) < 110, name
         assert "gpu-0001" not in text and "fleet.json" in text, name
+        assert "PyTorch: " in text and "not gathered on 20 hosts" in text, name
+        for kind, hosts in synthetic_fleet.expected_torch_findings(fleet).items():
+            # Each kind with its count, and at least its first host named.
+            assert hosts[0] in text and f"{len(hosts)} on {len(hosts)} host" in text, (name, kind)
 
 
 def test_a_small_fleet_keeps_its_full_table_in_markdown_and_text(tmp_path):
@@ -173,6 +179,67 @@ def test_the_charts_are_one_per_model_and_readable(fleet500, page500):
     page500.screenshot(
         os.path.join(SHOTS, "test-fleet500-detail-models.png"),
         {"x": 0, "y": models["y"], "width": VIEWPORT[0], "height": models["height"]},
+    )
+
+
+def test_the_report_lists_every_pytorch_finding_of_the_fleet(fleet500):
+    fleet, _reports, report = fleet500
+    expected = synthetic_fleet.expected_torch_findings(fleet)
+    found = {}
+    for finding in report["torch_findings"]:
+        found.setdefault(finding["kind"], []).append(finding["host"])
+    assert found == expected
+    summary = report["summary"]["torch"]
+    not_gathered = [name for name, host in fleet.items() if host["facts"] and "torch" not in host["facts"]["gpu"]]
+    assert summary["hosts_not_gathered"] == not_gathered and len(not_gathered) == 20
+    assert summary["hosts_gathered"] == 500 - 1 - 20
+    # Every host that gathered it has its environments in fleet.json, with the module's verdict.
+    torch_hosts = [host for host in report["hosts"] if host["torch"] is not None]
+    assert len(torch_hosts) == summary["hosts_gathered"]
+    too_old = next(f for f in report["torch_findings"] if f["kind"] == "driver_too_old")
+    assert too_old["message"].startswith(
+        "torch 2.13.0+cu130 needs a driver for CUDA 13.0; this host's driver 550.54.15 supports CUDA 12.4"
+    )
+
+
+@needs_chromium
+def test_the_page_names_the_faulty_pytorch_environments(fleet500, page500):
+    fleet, _reports, report = fleet500
+    expected = synthetic_fleet.expected_torch_findings(fleet)
+    # One line under the status counts them and links to the section.
+    line = page500.evaluate("document.getElementById('torch-summary').innerText")
+    assert line.startswith("PyTorch: ") and "43 failing, 7 with a warning, 6 not checked" in line, line
+    assert page500.evaluate("document.querySelector('#torch-summary a').getAttribute('href')") == "#torch"
+    assert page500.rect("#torch-summary")["y"] < VIEWPORT[1]
+    groups = page500.evaluate(
+        "[...document.querySelectorAll('#torch-findings tbody')].map(g => ({kind: g.dataset.kind,"
+        " count: +g.dataset.count, heading: g.querySelector('tr.group').innerText,"
+        " hosts: [...g.querySelectorAll('tr:not(.group):not(.more) td:first-child')].map(td => td.innerText),"
+        " more: (g.querySelector('tr.more') || {}).innerText || ''}))"
+    )
+    assert [g["kind"] for g in groups] == [g["kind"] for g in report["summary"]["torch"]["findings"]]
+    for group in groups:
+        hosts = expected[group["kind"]]
+        assert group["count"] == len(hosts), group
+        assert group["hosts"] == hosts[:10], group  # at most 10 rows a kind, the rest counted
+        assert (f"and {len(hosts) - 10} more" in group["more"]) if len(hosts) > 10 else group["more"] == ""
+    cpu = groups[0]
+    assert cpu["heading"].startswith("FAIL CPU-only torch on a GPU host: 31 on 31 hosts"), cpu
+    # A faulty environment is named with its host, its path and what is wrong, in the module's words.
+    row = page500.evaluate(
+        "[...document.querySelectorAll('#torch-findings tbody[data-kind=driver_too_old] tr')][1].innerText"
+    )
+    assert "gpu-0260" in row and "/home/carol/.conda/envs/llm-nightly" in row, row
+    assert "needs a driver for CUDA 13.0; this host's driver 550.54.15 supports CUDA 12.4" in row, row
+    refused = page500.evaluate("document.querySelector('#torch-findings tbody[data-kind=refused]').innerText")
+    assert "/opt/venvs/shared" in refused and "world-writable" in refused, refused
+    # The section lies between the charts and the table of every host, its links lead to the host's row.
+    assert page500.rect("#models")["y"] < page500.rect("#torch")["y"] < page500.rect("#hosts")["y"]
+    assert page500.evaluate("document.querySelector('#torch-findings a').getAttribute('href')") == "#host-gpu-0003"
+    torch = page500.rect("#torch")
+    page500.screenshot(
+        os.path.join(SHOTS, "test-fleet500-detail-torch.png"),
+        {"x": 0, "y": torch["y"], "width": VIEWPORT[0], "height": min(torch["height"], 1600)},
     )
 
 
