@@ -37,8 +37,10 @@ PACKAGES = (
 
 
 def run(command, **kwargs):
-    kwargs.setdefault("check", False)  # callers assert on the return code themselves
-    return subprocess.run([str(part) for part in command], capture_output=True, text=True, timeout=60, **kwargs)
+    check = kwargs.pop("check", False)  # callers assert on the return code themselves
+    return subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, timeout=60, check=check, **kwargs
+    )
 
 
 def generate(outdir):
