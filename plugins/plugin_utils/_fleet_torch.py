@@ -11,6 +11,10 @@ was found and loads (``bitsandbytes.library``), and whether a CUDA build of torc
 on a host that has GPUs (``cuda_available``).
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 from collections.abc import Mapping
 
 # Each kind of finding: its severity and what the report calls it. The order is the report's: failures first, then
