@@ -568,3 +568,14 @@ def test_the_findings_are_capped_per_kind_at_fleet_scale(tmp_path):
         assert sum(1 for line in text.splitlines() if "/home/bob/venvs/quick" in line) == 3, name
         assert "and 37 more" in text and "kind cpu_build" in text.replace("`", ""), name
         assert "gpu-100" in text, name
+
+
+def test_a_fleet_whose_environments_are_all_fine_says_so(tmp_path):
+    texts = render(tmp_path, {"gpu-1": gpu_facts([SYSTEM, GOOD]), "gpu-2": gpu_facts(None)})
+    line = "PyTorch: 2 environments on 1 host: 1 OK, 1 without torch; not gathered on 1 host."
+    for name, text in texts.items():
+        assert line in text, name
+        assert "failing" not in text and "not checked" not in text and "/opt/conda/envs/train" not in text, name
+    html = texts["fleet.html"]
+    assert '<section id="torch">' in html and 'id="torch-findings"' not in html
+    assert "No finding: every environment was checked" in html
