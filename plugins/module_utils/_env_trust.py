@@ -28,6 +28,19 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._parallel_commands
 Verdict = collections.namedtuple("Verdict", ["run_as", "user", "refused"])
 
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# In a site directory (and the standard library directory): what the interpreter runs at start-up (.pth files,
+# sitecustomize, usercustomize) and the packages the probe imports (torch with NVIDIA's libraries, bitsandbytes).
+_STARTUP_AND_PROBED = (
+    "*.pth",
+    "sitecustomize.py",
+    "usercustomize.py",
+    "torch",
+    "torch/lib",
+    "torch/__init__.py",
+    "nvidia",
+    "bitsandbytes",
+    "bitsandbytes/__init__.py",
+)
 
 
 def env_paths(prefix, python):
@@ -41,14 +54,43 @@ def env_paths(prefix, python):
         "lib64/python*/site-packages",
         "local/lib/python*/dist-packages",
     )
+    site_dirs = []
     for pattern in patterns:
-        paths.extend(sorted(glob.glob(os.path.join(glob.escape(prefix), pattern))))
+        site_dirs.extend(sorted(glob.glob(os.path.join(glob.escape(prefix), pattern))))
+    # Directories a .pth file adds to sys.path count as site directories too (packages are imported from them).
+    site_dirs += [path for site_dir in site_dirs for path in _pth_directories(site_dir) if path not in site_dirs]
+    paths.extend(site_dirs)
+    # What runs from them at start-up or when the probe imports torch and bitsandbytes: a trusted directory may still
+    # hold a file or package that another user owns or can change.
+    for site_dir in site_dirs + sorted(glob.glob(os.path.join(glob.escape(prefix), "lib/python*"))):
+        for pattern in _STARTUP_AND_PROBED:
+            paths.extend(sorted(glob.glob(os.path.join(glob.escape(site_dir), pattern))))
     seen, unique = set(), []
     for path in paths:
         if path not in seen:
             seen.add(path)
             unique.append(path)
     return unique
+
+
+def _pth_directories(site_dir):
+    """The existing directories the .pth files of site_dir add to sys.path (as site.py reads them: a line that is
+    not a comment and not an ``import`` line, relative to site_dir)."""
+    found = []
+    for pth in sorted(glob.glob(os.path.join(glob.escape(site_dir), "*.pth"))):
+        try:
+            with open(pth, "rb") as handle:
+                lines = handle.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            line = line.strip()
+            if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
+                continue
+            path = os.path.normpath(os.path.join(site_dir, line))
+            if os.path.isdir(path) and path not in found:
+                found.append(path)
+    return found
 
 
 class Accounts:

@@ -173,3 +173,40 @@ def test_debian_local_dist_packages_count_for_the_system_python(tmp_path):
     verdict = _env_trust.assess_env(str(usr), str(python), accounts_with(["mallory"]))
     assert verdict.refused.startswith(f"not run: directory {local} is group-writable (mode 2775)")
     assert _env_trust.assess_env(str(usr), str(python), accounts_with([])).refused is None
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["sitecustomize.py", "evil.pth", "torch/__init__.py", "torch"],
+)
+def test_a_world_writable_startup_file_or_probed_package_in_a_trusted_site_dir_is_refused(venv, part):
+    """site-packages itself is not writable by others, but a file in it that runs at start-up (or the torch the probe
+    imports) is: the environment is refused and its interpreter not run."""
+    path = site_packages(venv["prefix"]) / part
+    if part == "torch":
+        path.mkdir()
+    elif part.startswith("torch/"):
+        path.parent.mkdir()
+        path.write_text("")
+    elif not path.exists():
+        path.write_text("")
+    path.chmod(path.stat().st_mode | 0o002)
+    entry = probe(venv)
+    assert entry["probe"] == "refused"
+    assert str(path) in entry["error"] and "world-writable" in entry["error"]
+    assert not venv["marker"].exists(), "the refused interpreter ran"
+
+
+def test_a_world_writable_directory_a_pth_file_adds_is_refused(venv, tmp_path):
+    """torch imported from a directory a .pth file puts on sys.path (as the demo's venvs get theirs) is checked as the
+    environment's own site-packages is."""
+    shared = tmp_path / "shared-site"
+    (shared / "torch").mkdir(parents=True)
+    (site_packages(venv["prefix"]) / "shared.pth").write_text(f"# the team's packages\nimport os\n{shared}\n")
+    assert str(shared) in _env_trust.env_paths(str(venv["prefix"]), venv["python"])
+    assert str(shared / "torch") in _env_trust.env_paths(str(venv["prefix"]), venv["python"])
+    (shared / "torch").chmod(0o777)
+    entry = probe(venv)
+    assert entry["probe"] == "refused"
+    assert entry["error"] == f"not run: directory {shared / 'torch'} is world-writable (mode 0777)"
+    assert not venv["marker"].exists(), "the refused interpreter ran"
