@@ -17,6 +17,14 @@ def gpg(home, *args, **kwargs):
     )
 
 
+def first_fingerprint(lines):
+    """The fingerprint of the first "fpr:" line of gpg's --with-colons listing."""
+    for line in lines:
+        if line.startswith("fpr:"):
+            return line.split(":")[9]
+    raise AssertionError("gpg listed no fingerprint")
+
+
 @pytest.fixture(scope="module")
 def keyring(tmp_path_factory):
     """Two keys made by gpg (ed25519 with a cv25519 subkey, RSA 2048), and gpg's fingerprints of their primaries."""
@@ -26,13 +34,13 @@ def keyring(tmp_path_factory):
         gpg(home, "--passphrase", "", "--quick-generate-key", uid, algo, "sign", "never")
         if algo == "ed25519":
             fpr = gpg(home, "--with-colons", "--list-keys", uid).stdout.decode()
-            primary = next(line.split(":")[9] for line in fpr.splitlines() if line.startswith("fpr:"))
+            primary = first_fingerprint(fpr.splitlines())
             gpg(home, "--passphrase", "", "--quick-add-key", primary, "cv25519", "encr", "never")
     listing = gpg(home, "--with-colons", "--list-keys").stdout.decode().splitlines()
     primaries = []
     for index, line in enumerate(listing):
         if line.startswith("pub:"):
-            primaries.append(next(x.split(":")[9] for x in listing[index:] if x.startswith("fpr:")))
+            primaries.append(first_fingerprint(listing[index:]))
     yield {
         "armored": gpg(home, "--armor", "--export").stdout.decode(),
         "binary": gpg(home, "--export").stdout,
