@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,7 +53,7 @@ def run_command(argv, timeout=30, env=None, stdin_data=None):
             input=stdin_data.encode("utf-8") if stdin_data is not None else None, timeout=timeout
         )
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        kill_process_group(proc)
         out, err = proc.communicate()
         return CommandResult(
             RC_TIMEOUT,
@@ -62,8 +63,10 @@ def run_command(argv, timeout=30, env=None, stdin_data=None):
     return CommandResult(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
-def _kill_group(proc):
+def kill_process_group(proc):
+    """SIGKILL the process group a command was started in (start_new_session=True), so children it left die too."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
-        proc.kill()
+        with contextlib.suppress(OSError):  # already gone
+            proc.kill()

@@ -18,12 +18,15 @@ import collections
 import contextlib
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import time
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import RC_NOT_FOUND, RC_TIMEOUT
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._command import (
+    RC_NOT_FOUND,
+    RC_TIMEOUT,
+    kill_process_group,
+)
 
 # argv, the child's whole environment (None: inherit), its working directory, and RunAs or None (this process's user).
 Job = collections.namedtuple("Job", ["argv", "env", "cwd", "run_as"])
@@ -68,14 +71,6 @@ class _Running:
         self.started = started
         self.open_streams = 2
         self.output = {"stdout": bytearray(), "stderr": bytearray()}
-
-
-def _kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        with contextlib.suppress(OSError):
-            proc.kill()
 
 
 def _text(data):
@@ -165,14 +160,14 @@ def run_jobs(jobs, budget, max_parallel=4, use_popen_user=None, clock=time.monot
                     continue
                 if state.open_streams:
                     # The program ended; anything it left behind holding our pipes open goes with its group.
-                    _kill_group(state.proc)
+                    kill_process_group(state.proc)
                     _drain(state)
                 close_streams(state)
                 finish(state, rc)
                 del running[pid]
     finally:
         for state in running.values():
-            _kill_group(state.proc)
+            kill_process_group(state.proc)
             state.proc.wait()
             _drain(state)
             close_streams(state)
